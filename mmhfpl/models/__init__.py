@@ -1,0 +1,1 @@
+"""Models of mmhfpl: classifiers, heads, backbones and losses."""

@@ -1,0 +1,1 @@
+"""Losses of mmhfpl, each a registered module over a functional core."""

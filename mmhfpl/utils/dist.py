@@ -1,0 +1,33 @@
+"""Running mmengine's distributed launchers on CPU-only machines."""
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+
+def prepare_launcher(cfg: Config, launcher: str) -> None:
+    """Make ``launcher`` work on a machine without GPUs (gloo backend, CPU DDP).
+
+    mmengine 0.10.7 assumes CUDA under the ``pytorch`` launcher: ``init_dist`` calls
+    ``torch.cuda.set_device`` and ``Runner.wrap_model`` passes ``device_ids=[rank]``,
+    which DDP rejects for CPU modules. Without CUDA this initialises the gloo
+    process group here (the Runner then skips ``init_dist``) and wraps the model
+    with ``device_ids=None``. With CUDA, or without a launcher, nothing changes.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise ValueError(f'launcher {launcher!r} needs GPUs; on CPU use --launcher pytorch '
+                         '(tools/dist_train.sh does)')
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    if not torch_dist.is_initialized():
+        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+        if 'timeout' in kwargs:
+            from datetime import timedelta
+            kwargs['timeout'] = timedelta(seconds=kwargs['timeout'])
+        torch_dist.init_process_group(backend='gloo', **kwargs)

@@ -1,0 +1,60 @@
+"""Shared fixtures: a small generated toy set and helpers to run the tools."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mmhfpl.datasets import ToyVOCConfig, make_toy_voc
+
+REPO = Path(__file__).resolve().parents[1]
+TOY_CONFIG = str(REPO / 'configs/toy/multilabel_r18_toy.py')
+
+
+@pytest.fixture(scope='session')
+def toy_root(tmp_path_factory) -> str:
+    """A 40-image toy set (32 train / 8 val, 128x128) shared by the whole session."""
+    root = tmp_path_factory.mktemp('toy_voc')
+    make_toy_voc(str(root), ToyVOCConfig(num_train=32, num_val=8, empty_fraction=0.2))
+    return str(root)
+
+
+def tiny_options(toy_root: str, max_iters: int = 4, interval: int = 2) -> dict:
+    """Config overrides that shrink the toy config to a few CPU iterations."""
+    options = {
+        'train_dataloader.dataset.data_root': toy_root,
+        'val_dataloader.dataset.data_root': toy_root,
+        'test_dataloader.dataset.data_root': toy_root,
+        'train_dataloader.batch_size': 4,
+        'val_dataloader.batch_size': 8,
+        'train_cfg.max_iters': max_iters,
+        'train_cfg.val_interval': max_iters,
+        'param_scheduler.0.end': max_iters,
+        'default_hooks.checkpoint.interval': interval,
+        'default_hooks.checkpoint.max_keep_ckpts': 10,
+        'default_hooks.logger.interval': 1,
+    }
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options[f'{loader}.num_workers'] = 0
+        options[f'{loader}.persistent_workers'] = False
+    return options
+
+
+def as_cli(options: dict) -> list[str]:
+    """``--cfg-options`` arguments for a dict of overrides."""
+    return ['--cfg-options', *(f'{key}={value}' for key, value in options.items())]
+
+
+def run_tool(args: list[str], timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+    """Run a repository command with this interpreter; fail with its output."""
+    full_env = {**os.environ, 'PYTHON': sys.executable, **env}
+    full_env['PATH'] = f'{Path(sys.executable).parent}:{full_env["PATH"]}'
+    result = subprocess.run(args, cwd=REPO, env=full_env, capture_output=True, text=True,
+                            timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(
+            f'{" ".join(args)} exited {result.returncode}\n--- stdout ---\n'
+            f'{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}')
+    return result
