@@ -43,7 +43,7 @@ DATA_SAMPLERS = Registry(
     'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE, locations=['mmhfpl.datasets'])
 TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=['mmhfpl.datasets'])
-MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE)
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['mmhfpl.models'])
 MODEL_WRAPPERS = Registry('model wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope=SCOPE)
 WEIGHT_INITIALIZERS = Registry(
     'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, scope=SCOPE)
@@ -52,7 +52,8 @@ OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE)
 PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE)
-METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE)
+METRICS = Registry(
+    'metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['mmhfpl.evaluation'])
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE)
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, scope=SCOPE)
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE)

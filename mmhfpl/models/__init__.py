@@ -1,1 +1,5 @@
 """Models of mmhfpl: classifiers, heads, backbones and losses."""
+
+from .classifiers import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403

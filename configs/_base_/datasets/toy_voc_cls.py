@@ -1,4 +1,6 @@
-# Toy benchmark (tools/make_toy_voc.py) for stage-1 multi-label classification.
+# Toy benchmark (tools/make_toy_voc.py) for stage-1 multi-label classification: the VOC
+# stage-1 dataset config with the toy set's paths, 128x128 images and 112 crops.
+_base_ = './voc_cls.py'
 dataset_type = 'ToyVOCDataset'
 data_root = 'data/toy_voc'
 crop_size = 112
@@ -10,38 +12,16 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='mmpretrain.PackInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='mmpretrain.PackInputs'),
-]
 train_dataloader = dict(
-    batch_size=16,
     num_workers=2,
-    persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='ImageSets/Segmentation/train.txt',
-        pipeline=train_pipeline,
-    ),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='ImageSets/Segmentation/train.txt', pipeline=train_pipeline),
 )
 val_dataloader = dict(
     batch_size=32,
     num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='ImageSets/Segmentation/val.txt',
-        test_mode=True,
-        pipeline=test_pipeline,
-    ),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='ImageSets/Segmentation/val.txt'),
 )
 test_dataloader = val_dataloader
-val_evaluator = [
-    dict(type='mmpretrain.AveragePrecision'),
-    dict(type='mmpretrain.MultiLabelMetric', thr=0.5, average='macro'),
-]
-test_evaluator = val_evaluator

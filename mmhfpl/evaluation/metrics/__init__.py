@@ -1,0 +1,5 @@
+"""Registered mmengine metrics."""
+
+from .contour_f_metric import ContourFMetric
+
+__all__ = ['ContourFMetric']

@@ -1,0 +1,41 @@
+"""Stage-1 classifier producing CAMs, on mmpretrain's ``ImageClassifier``."""
+
+import torch
+from mmpretrain.models import ImageClassifier
+from mmpretrain.structures import DataSample
+
+from mmhfpl.registry import MODELS
+
+
+@MODELS.register_module()
+class CAMClassifier(ImageClassifier):
+    """An mmpretrain ``ImageClassifier`` whose head sees the input images and size.
+
+    Any mmpretrain backbone works (e.g. ``mmpretrain.ResNet`` with output stride 16
+    through ``strides``/``dilations``). Losses such as FSL need the input images, and
+    CAM prediction at input resolution needs the input size, which
+    ``ImageClassifier`` does not pass to its head; that is all this class adds.
+
+    Args:
+        backbone: Backbone config.
+        head: Head config, e.g. ``CAMHead``.
+        neck: Optional neck between backbone and head (must keep spatial maps).
+        data_preprocessor: Defaults to ``mmpretrain.ClsDataPreprocessor``.
+        **kwargs: Other arguments of ``ImageClassifier``.
+    """
+
+    def __init__(self, backbone: dict, head: dict, neck: dict | None = None,
+                 data_preprocessor: dict | None = None, **kwargs) -> None:
+        data_preprocessor = dict(data_preprocessor or {})
+        data_preprocessor.setdefault('type', 'mmpretrain.ClsDataPreprocessor')
+        super().__init__(backbone=backbone, neck=neck, head=head,
+                         data_preprocessor=data_preprocessor, **kwargs)
+
+    def loss(self, inputs: torch.Tensor, data_samples: list[DataSample]) -> dict:
+        feats = self.extract_feat(inputs)
+        return self.head.loss(feats, data_samples, images=inputs)
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: list[DataSample] | None = None) -> list[DataSample]:
+        feats = self.extract_feat(inputs)
+        return self.head.predict(feats, data_samples, input_size=inputs.shape[-2:])

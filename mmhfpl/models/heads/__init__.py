@@ -1,0 +1,5 @@
+"""Heads of mmhfpl."""
+
+from .cam_head import CAMHead
+
+__all__ = ['CAMHead']

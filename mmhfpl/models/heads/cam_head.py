@@ -1,0 +1,110 @@
+"""CAM head: class-score maps from a 1x1 convolution, GAP image scores, a loss list."""
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmpretrain.structures import DataSample, label_to_onehot
+from torch import Tensor, nn
+
+from mmhfpl.models.losses.cam_posteriors import max_normalize
+from mmhfpl.registry import MODELS
+
+
+@MODELS.register_module()
+class CAMHead(BaseModule):
+    """Stage-1 WSSS head with explicit class-score maps (seed 000 §3.2, Eq. 2-4).
+
+    A 1x1 convolution maps the backbone features to class scores s_c(i, j) (the CAM;
+    there is no FC layer after pooling), image scores are their global average (Eq. 3),
+    and every loss of ``losses`` receives the maps themselves, so pooling-free losses
+    (ISL, FSL, ...) compose with the GAP BCE by listing them.
+
+    mmpretrain's ``MultiLabelClsHead`` works on pooled features with one loss module and
+    never sees the maps or the input images, so this head derives from ``BaseModule``
+    and only keeps mmpretrain's data conventions (``gt_label`` / ``gt_score`` in,
+    ``pred_score`` / ``pred_label`` out).
+
+    Every loss is called as ``loss(scores, labels, images)`` with the raw maps s
+    (B, C, h, w), multi-hot labels (B, C) and the preprocessed input batch
+    (B, 3, H, W), and returns a dict of named loss terms.
+
+    Args:
+        num_classes: Number of foreground classes C.
+        in_channels: Channels of the backbone feature map used.
+        losses: Configs of the losses (default: GAP BCE only).
+        thr: Score threshold for ``pred_label``.
+        bias: Whether the 1x1 classifier has a bias.
+        in_index: Which backbone output to use when the backbone returns several.
+        init_cfg: Initialisation of the classifier.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int,
+                 losses: Sequence[dict] = (dict(type='mmhfpl.GAPBCELoss'), ),
+                 thr: float = 0.5, bias: bool = False, in_index: int = -1,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg or dict(type='Normal', layer='Conv2d', std=0.01))
+        if not losses:
+            raise ValueError('CAMHead needs at least one loss in `losses`')
+        self.num_classes = num_classes
+        self.thr = thr
+        self.in_index = in_index
+        self.conv_cls = nn.Conv2d(in_channels, num_classes, kernel_size=1, bias=bias)
+        self.losses = nn.ModuleList(
+            loss if isinstance(loss, nn.Module) else MODELS.build(loss) for loss in losses)
+
+    def forward(self, feats: Tensor | Sequence[Tensor]) -> Tensor:
+        """Raw class-score maps s (B, C, h, w) of the selected feature map."""
+        feat = feats if isinstance(feats, Tensor) else feats[self.in_index]
+        return self.conv_cls(feat)
+
+    def targets(self, data_samples: Sequence[DataSample], device: torch.device) -> Tensor:
+        """Multi-hot (B, C) labels from mmpretrain data samples."""
+        if all('gt_score' in sample for sample in data_samples):
+            return torch.stack([sample.gt_score for sample in data_samples]).to(device)
+        return torch.stack([label_to_onehot(sample.gt_label, self.num_classes)
+                            for sample in data_samples]).to(device)
+
+    def loss(self, feats: Tensor | Sequence[Tensor], data_samples: Sequence[DataSample],
+             images: Tensor | None = None) -> dict[str, Tensor]:
+        """Sum of the configured losses; ``images`` are the preprocessed inputs."""
+        scores = self(feats)
+        labels = self.targets(data_samples, scores.device)
+        result: dict[str, Tensor] = {}
+        for loss in self.losses:
+            for name, value in loss(scores, labels, images).items():
+                if name in result:
+                    raise KeyError(f'two losses of CAMHead return the key {name!r}; '
+                                   'give them different loss_name values')
+                result[name] = value
+        return result
+
+    def predict(self, feats: Tensor | Sequence[Tensor],
+                data_samples: Sequence[DataSample] | None = None,
+                input_size: Sequence[int] | None = None) -> list[DataSample]:
+        """Image scores plus CAMs for every sample.
+
+        Sets ``pred_score`` (sigmoid of the GAP score), ``pred_label`` (scores >= thr),
+        ``cam`` (raw s, C x h x w) and ``cam_norm`` (max-normalised r, Eq. 4) and, when
+        ``input_size`` is given, ``cam_input`` and ``cam_norm_input``: s bilinearly
+        upsampled to the input size, and r computed from that upsampled s.
+        """
+        scores = self(feats)
+        image_scores = torch.sigmoid(scores.mean(dim=(2, 3)))
+        norm = max_normalize(scores)
+        if input_size is not None:
+            scores_in = F.interpolate(scores, size=tuple(input_size), mode='bilinear',
+                                      align_corners=False)
+            norm_in = max_normalize(scores_in)
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(scores.shape[0])]
+        for i, sample in enumerate(data_samples):
+            score = image_scores[i]
+            sample.set_pred_score(score).set_pred_label(torch.where(score >= self.thr)[0])
+            sample.set_field(scores[i], 'cam', dtype=Tensor)
+            sample.set_field(norm[i], 'cam_norm', dtype=Tensor)
+            if input_size is not None:
+                sample.set_field(scores_in[i], 'cam_input', dtype=Tensor)
+                sample.set_field(norm_in[i], 'cam_norm_input', dtype=Tensor)
+        return list(data_samples)

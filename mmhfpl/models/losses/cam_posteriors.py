@@ -1,0 +1,55 @@
+"""Normalisations of CAM scores shared by the heads and the ISL/FSL losses.
+
+Shapes: ``scores`` are raw class scores s (B, C, H, W) without a background channel.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+POSTERIORS = ('binomial', 'multinomial')
+
+
+def max_normalize(scores: Tensor, eps: float = 1e-5) -> Tensor:
+    """Max-normalised CAM r = ReLU(s) / max ReLU(s) per image and class (seed 000 Eq. 4).
+
+    ``eps`` keeps the division finite for maps without positive scores (then r = 0).
+    """
+    positive = F.relu(scores)
+    peak = positive.flatten(2).amax(dim=2)[..., None, None]
+    return positive / (peak + eps)
+
+
+def binomial_posterior(scores: Tensor) -> Tensor:
+    """b = sigmoid(s), classes independent (seed 000 Eq. 14)."""
+    return torch.sigmoid(scores)
+
+
+def multinomial_log_posterior(scores: Tensor) -> Tensor:
+    """log a of the softmax posterior over background plus classes (seed 000 Eq. 5).
+
+    The classes of a CAM head carry no background score, so background takes the
+    constant logit 0: a_c = e^{s_c} / (1 + sum_k e^{s_k}), a_0 = 1 / (1 + sum_k e^{s_k}).
+
+    Returns:
+        (B, C + 1, H, W) log-probabilities, channel 0 = background.
+    """
+    background = scores.new_zeros(scores.shape[0], 1, *scores.shape[2:])
+    return torch.log_softmax(torch.cat([background, scores], dim=1), dim=1)
+
+
+def multinomial_posterior(scores: Tensor) -> Tensor:
+    """Softmax posterior a (B, C + 1, H, W), channel 0 = background (seed 000 Eq. 5)."""
+    return multinomial_log_posterior(scores).exp()
+
+
+def at_least_float32(tensor: Tensor) -> Tensor:
+    """Half-precision tensors (e.g. under autocast) as float32; others unchanged."""
+    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+
+
+def multilabel_targets(labels: Tensor, num_classes: int, dtype: torch.dtype) -> Tensor:
+    """Check a (B, C) multi-hot label tensor and return it as ``dtype``."""
+    if labels.ndim != 2 or labels.shape[1] != num_classes:
+        raise ValueError(f'labels must have shape (B, {num_classes}), got {tuple(labels.shape)}')
+    return labels.to(dtype)
