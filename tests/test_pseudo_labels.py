@@ -1,0 +1,207 @@
+"""Stage 2: CAM files, TTA CAM generation (resumable, sharded), pseudo-labels, evaluation."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from mmseg.evaluation import IoUMetric
+from PIL import Image
+
+from mmhfpl.datasets import ToyVOCDataset
+from mmhfpl.datasets.label_io import load_label_png, save_label_png
+from mmhfpl.pseudo_labels import (
+    BackgroundRule,
+    CAMRecord,
+    JFAccumulator,
+    cam_tta_pipeline,
+    evaluate_cams,
+    evaluate_label_dir,
+    generate_cams,
+    load_cam_file,
+    make_pseudo_labels,
+    record_to_label,
+    save_cam_file,
+    tta_cams,
+)
+from mmhfpl.pseudo_labels import cam_generation as generation_module
+from mmhfpl.pseudo_labels.crf import CRFConfig
+
+
+class ImageEchoModel(torch.nn.Module):
+    """Stands in for a stage-1 model: its CAM of class c is input channel c (no stride)."""
+
+    num_classes = 6
+
+    def test_step(self, batch):
+        out = []
+        for inputs, sample in zip(batch['inputs'], batch['data_samples'], strict=True):
+            cam = inputs.float()[[0, 1, 2, 0, 1, 2]] / 255.0 - 0.25
+            sample.set_field(cam, 'cam')
+            out.append(sample)
+        return out
+
+
+def test_cam_file_round_trip_and_errors(tmp_path):
+    cams = np.random.default_rng(0).random((2, 5, 7)).astype(np.float32)
+    record = CAMRecord(cams=cams, labels=np.array([1, 4]), thresholds=np.array([0.3, 0.6]))
+    save_cam_file(tmp_path / 'a.npz', record)
+    back = load_cam_file(tmp_path / 'a.npz')
+    np.testing.assert_allclose(back.cams, cams, atol=5e-4)
+    assert back.labels.tolist() == [1, 4] and back.thresholds.tolist() == pytest.approx([.3, .6])
+    assert not [p for p in os.listdir(tmp_path) if p.endswith('.tmp')]
+    np.savez(tmp_path / 'bad.npz', something=np.zeros(3))
+    with pytest.raises(ValueError, match=r'bad.npz: not a CAM file'):
+        load_cam_file(tmp_path / 'bad.npz')
+    np.savez(tmp_path / 'pickled.npz', cams=np.array([object()]), labels=np.zeros(1))
+    with pytest.raises(ValueError, match='pickled.npz'):
+        load_cam_file(tmp_path / 'pickled.npz')
+    with pytest.raises(FileNotFoundError, match='missing.npz'):
+        load_cam_file(tmp_path / 'missing.npz')
+    with pytest.raises(ValueError, match='labels'):
+        CAMRecord(cams=cams, labels=np.array([1]))
+
+
+@pytest.fixture
+def toy_tta_dataset(toy_root):
+    with DefaultScope.overwrite_default_scope('mmhfpl'):
+        return ToyVOCDataset(data_root=toy_root, ann_file='ImageSets/Segmentation/val.txt',
+                             test_mode=True, pipeline=cam_tta_pipeline((1.0, 0.5), flip=True))
+
+
+def test_tta_views_are_unflipped_resized_rectified_and_summed(toy_tta_dataset):
+    views = toy_tta_dataset[0]
+    assert len(views['inputs']) == 4
+    total = tta_cams(ImageEchoModel(), views, num_classes=6)
+    image = views['inputs'][0].float()  # the unflipped full-scale view (BGR, as loaded)
+    full = (image[[0, 1, 2, 0, 1, 2]] / 255.0 - 0.25).clamp(min=0).numpy()
+    assert total.shape == (6, *image.shape[1:])
+    # Two full-scale views (one flipped back) give exactly 2x the echo; the half-scale views
+    # add a blurred copy of it, which an un-flip error would mirror.
+    half = total - 2 * full
+    assert np.abs(half - 2 * full).mean() < 0.05
+    assert np.abs(half - 2 * full[..., ::-1]).mean() > 2 * np.abs(half - 2 * full).mean()
+
+
+def test_generate_cams_is_resumable_and_sharded(tmp_path, toy_tta_dataset, monkeypatch):
+    out = tmp_path / 'cams'
+    out.mkdir()
+    (out / '.toy_000000.abc.npz.tmp').write_bytes(b'partial')
+    calls = {'n': 0}
+    real_save = generation_module.save_cam_file
+
+    def killed_after_three(path, record):
+        if calls['n'] == 3:
+            raise KeyboardInterrupt('simulated kill')
+        calls['n'] += 1
+        real_save(path, record)
+
+    monkeypatch.setattr(generation_module, 'save_cam_file', killed_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        generate_cams(ImageEchoModel(), toy_tta_dataset, str(out), 6, progress=False)
+    assert sorted(os.listdir(out)) == ['toy_000032.npz', 'toy_000033.npz', 'toy_000034.npz']
+    monkeypatch.setattr(generation_module, 'save_cam_file', real_save)
+    counts = generate_cams(ImageEchoModel(), toy_tta_dataset, str(out), 6, progress=False)
+    assert counts == dict(written=5, skipped=3)
+    assert len(os.listdir(out)) == 8, 'no partial or temporary file is left'
+    for index in range(8):
+        info = toy_tta_dataset.get_data_info(index)
+        record = load_cam_file(out / f'toy_{32 + index:06d}.npz')
+        assert record.labels.tolist() == info['gt_label'].tolist()
+        assert record.image_size == (128, 128)
+        if len(record.labels):
+            np.testing.assert_allclose(record.cams.reshape(len(record.labels), -1).max(1), 1,
+                                       atol=1e-3)
+
+    shard = tmp_path / 'shard'
+    monkeypatch.setattr(generation_module, 'get_dist_info', lambda: (1, 3))
+    counts = generate_cams(ImageEchoModel(), toy_tta_dataset, str(shard), 6, progress=False)
+    assert sorted(os.listdir(shard)) == ['toy_000033.npz', 'toy_000036.npz', 'toy_000039.npz']
+
+
+def _record() -> CAMRecord:
+    cams = np.zeros((2, 2, 3), dtype=np.float32)
+    cams[0] = [[0.9, 0.5, 0.1], [0.2, 0.0, 0.6]]
+    cams[1] = [[0.3, 0.7, 0.2], [0.1, 0.0, 0.5]]
+    return CAMRecord(cams=cams, labels=np.array([2, 14]), thresholds=np.array([0.4, 0.6]))
+
+
+def test_background_rules_by_hand():
+    record = _record()
+    # Constant background 0.4: argmax over [0.4, cam(class 3), cam(class 15)].
+    np.testing.assert_array_equal(record_to_label(record, BackgroundRule(bg_threshold=0.4)),
+                                  [[3, 15, 0], [0, 0, 3]])
+    # alpha = 1: background = 1 - max = [[.1, .3, .8], [.8, 1, .4]].
+    np.testing.assert_array_equal(record_to_label(record, BackgroundRule(alpha=1.0)),
+                                  [[3, 15, 0], [0, 0, 3]])
+    # Eq. 9: margins p - t = class 3: [[.5, .1, -.3], [-.2, -.4, .2]],
+    # class 15: [[-.3, .1, -.4], [-.5, -.6, -.1]]; ties (0.1 vs 0.1) go to the first class.
+    np.testing.assert_array_equal(record_to_label(record, BackgroundRule(adaptive=True)),
+                                  [[3, 3, 0], [0, 0, 3]])
+    with pytest.raises(ValueError, match='exactly one'):
+        BackgroundRule(bg_threshold=0.3, alpha=2.0)
+    no_thresholds = CAMRecord(cams=record.cams, labels=record.labels)
+    with pytest.raises(ValueError, match='has none'):
+        record_to_label(no_thresholds, BackgroundRule(adaptive=True))
+
+
+def test_make_pseudo_labels_writes_palette_pngs_and_resumes(tmp_path):
+    save_cam_file(tmp_path / 'cams' / 'a.npz', _record())
+    save_cam_file(tmp_path / 'cams' / 'b.npz', CAMRecord(np.zeros((0, 2, 3)), np.zeros(0)))
+    counts = make_pseudo_labels(str(tmp_path / 'cams'), ['a', 'b'], str(tmp_path / 'pl'),
+                                BackgroundRule(bg_threshold=0.4))
+    assert counts == dict(written=2, skipped=0)
+    np.testing.assert_array_equal(load_label_png(tmp_path / 'pl' / 'a.png'),
+                                  [[3, 15, 0], [0, 0, 3]])
+    assert load_label_png(tmp_path / 'pl' / 'b.png').max() == 0
+    image = np.zeros((2, 3, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / 'b.jpg')
+    Image.fromarray(image).save(tmp_path / 'a.jpg')
+    counts = make_pseudo_labels(str(tmp_path / 'cams'), ['a', 'b'], str(tmp_path / 'pl_crf'),
+                                BackgroundRule(bg_threshold=0.4), image_dir=str(tmp_path),
+                                crf=CRFConfig(), num_workers=2)
+    assert counts == dict(written=2, skipped=0), 'dCRF runs and skips class-free images'
+    assert load_label_png(tmp_path / 'pl_crf' / 'b.png').max() == 0
+    again = make_pseudo_labels(str(tmp_path / 'cams'), ['a', 'b'], str(tmp_path / 'pl'),
+                               BackgroundRule(bg_threshold=0.4))
+    assert again == dict(written=0, skipped=2)
+    with pytest.raises(FileNotFoundError, match=r'c\.npz'):
+        make_pseudo_labels(str(tmp_path / 'cams'), ['c'], str(tmp_path / 'pl'),
+                           BackgroundRule(bg_threshold=0.4))
+
+
+def test_jf_accumulator_matches_mmseg_iou():
+    rng = np.random.default_rng(0)
+    acc = JFAccumulator(num_classes=4)
+    metric = IoUMetric()
+    metric.dataset_meta = dict(classes=('bg', 'a', 'b', 'c'))
+    for _ in range(3):
+        gt = rng.integers(0, 4, (20, 30))
+        gt[0] = 255
+        pred = np.where(rng.random((20, 30)) < 0.8, gt.clip(max=3), rng.integers(0, 4, (20, 30)))
+        acc.add(pred, gt)
+        metric.process({}, [dict(pred_sem_seg=dict(data=torch.from_numpy(pred)[None]),
+                                 gt_sem_seg=dict(data=torch.from_numpy(gt)[None]))])
+    result = acc.result()
+    assert round(result['J'], 2) == metric.evaluate(3)['mIoU']
+    assert result['J&F'] == pytest.approx((result['J'] + result['F']) / 2)
+
+
+def test_evaluation_errors_name_the_file(tmp_path):
+    gt = np.zeros((2, 3), dtype=np.uint8)
+    gt[0, 0] = 3
+    save_label_png(tmp_path / 'gt.png', gt)
+    samples = [('a', str(tmp_path / 'gt.png'))]
+    rule = [BackgroundRule(bg_threshold=0.3)]
+    with pytest.raises(FileNotFoundError, match=r'a\.npz'):
+        evaluate_cams(str(tmp_path), samples, 21, rule)
+    save_cam_file(tmp_path / 'a.npz', _record())  # CAMs of classes 2 and 14; GT has class 2
+    with pytest.raises(ValueError, match=r'a\.npz: CAMs of classes \[14\]'):
+        evaluate_cams(str(tmp_path), samples, 21, rule)
+    save_cam_file(tmp_path / 'a.npz', CAMRecord(np.zeros((1, 4, 4)), np.array([2])))
+    with pytest.raises(ValueError, match=r'CAM size \(4, 4\) differs'):
+        evaluate_cams(str(tmp_path), samples, 21, rule)
+    save_label_png(tmp_path / 'a.png', np.zeros((3, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r'a\.png: size \(3, 3\) differs'):
+        evaluate_label_dir(str(tmp_path), samples, 21)
