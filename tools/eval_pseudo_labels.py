@@ -12,7 +12,7 @@ background; F is the DAVIS contour F-measure averaged over foreground classes.
 import argparse
 import json
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from mmhfpl.pseudo_labels import BackgroundRule, evaluate_cams, evaluate_label_dir
 from mmhfpl.pseudo_labels.dataset_access import build_split, id_gt_pairs
@@ -27,6 +27,8 @@ def parse_args() -> argparse.Namespace:
     source.add_argument('--cams', help='directory of CAM files')
     source.add_argument('--labels', help='directory of label PNGs')
     parser.add_argument('--ann-file', help='image list (default: the config\'s test split)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. test_dataloader.dataset.data_root=D')
     parser.add_argument('--bg-thresholds', type=float, nargs='+',
                         default=[0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5])
     parser.add_argument('--alphas', type=float, nargs='+',
@@ -40,7 +42,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    dataset = build_split(Config.fromfile(args.config), args.ann_file)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    dataset = build_split(cfg, args.ann_file)
     samples = id_gt_pairs(dataset)
     num_classes = len(dataset.metainfo['classes'])
     options = dict(void_as_background=not args.void_excluded)

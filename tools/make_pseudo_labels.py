@@ -13,7 +13,7 @@ interrupted run resumes.
 import argparse
 import os.path as osp
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from mmhfpl.pseudo_labels import BackgroundRule, make_pseudo_labels
 from mmhfpl.pseudo_labels.cam_generation import image_id
@@ -28,6 +28,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cams', required=True, help='directory of CAM files')
     parser.add_argument('--out-dir', required=True, help='directory for the label PNGs')
     parser.add_argument('--ann-file', help='image list (default: the config\'s test split)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. test_dataloader.dataset.data_root=D')
     rule = parser.add_mutually_exclusive_group(required=True)
     rule.add_argument('--bg-threshold', type=float, help='constant background score')
     rule.add_argument('--alpha', type=float, help='background (1 - max CAM)^alpha')
@@ -42,7 +44,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    dataset = build_split(Config.fromfile(args.config), args.ann_file)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    dataset = build_split(cfg, args.ann_file)
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     image_dirs = {osp.dirname(info['img_path']) for info in infos}
     suffixes = {osp.splitext(info['img_path'])[1] for info in infos}
