@@ -3,9 +3,9 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TOY_ROOT ?= data/toy_voc
-DEMO_DIR ?= work_dirs/demo
+DEMO_DIR ?= work_dirs/pipeline
 
-.PHONY: setup lint test demo toy clean
+.PHONY: setup lint test demo clean
 
 setup:
 	@VENV=$(VENV) PYTHON=$(PYTHON) bash tools/setup_env.sh
@@ -17,12 +17,8 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-toy: setup
-	@if [ -f $(TOY_ROOT)/toy_meta.json ]; then echo "[demo] toy set present in $(TOY_ROOT)"; \
-	else $(PY) tools/make_toy_voc.py $(TOY_ROOT); fi
-
-demo: toy
-	$(PY) tools/train.py configs/toy/multilabel_r18_toy.py --work-dir $(DEMO_DIR)
+demo: setup
+	$(PY) tools/run_pipeline.py --work-dir $(DEMO_DIR) --data-root $(TOY_ROOT)
 
 clean:
 	rm -rf $(VENV) work_dirs .pytest_cache .ruff_cache
