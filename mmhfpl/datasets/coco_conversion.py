@@ -11,11 +11,13 @@ from pycocotools.coco import COCO
 from .label_io import atomic_save, save_label_png
 
 _COCO: COCO | None = None  # set in each worker by _init_worker
+_CAT_TO_LABEL: dict[int, int] = {}
 
 
 def _init_worker(ann_file: str) -> None:
-    global _COCO
+    global _COCO, _CAT_TO_LABEL
     _COCO = COCO(ann_file)
+    _CAT_TO_LABEL = {cat: i + 1 for i, cat in enumerate(sorted(_COCO.getCatIds()))}
 
 
 def coco_label_map(coco: COCO, image_id: int, cat_to_label: dict[int, int]) -> np.ndarray:
@@ -35,9 +37,8 @@ def coco_label_map(coco: COCO, image_id: int, cat_to_label: dict[int, int]) -> n
 def _convert_one(args: tuple[int, str]) -> str:
     image_id, out_path = args
     assert _COCO is not None
-    cat_to_label = {cat: i + 1 for i, cat in enumerate(sorted(_COCO.getCatIds()))}
     if not osp.exists(out_path):  # finished files are skipped on a re-run
-        save_label_png(out_path, coco_label_map(_COCO, image_id, cat_to_label))
+        save_label_png(out_path, coco_label_map(_COCO, image_id, _CAT_TO_LABEL))
     return osp.splitext(osp.basename(_COCO.imgs[image_id]['file_name']))[0]
 
 

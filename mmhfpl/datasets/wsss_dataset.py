@@ -44,16 +44,17 @@ class WSSSSegDataset(BaseSegDataset):
         filter_cfg: ``dict(filter_empty_gt=bool)``. Images without any foreground
             class are excluded when ``filter_empty_gt`` is true, which is the default
             outside ``test_mode`` (WSSS practice); the count is logged.
-        num_workers: Threads used to read masks and check images while loading.
+        scan_threads: Threads that check the files and read the masks while the list
+            loads (I/O-bound; independent of the dataloader's workers).
         **kwargs: Arguments of ``mmseg.datasets.BaseSegDataset``.
     """
 
-    def __init__(self, *args, label_source: str = 'mask', num_workers: int = 8,
+    def __init__(self, *args, label_source: str = 'mask', scan_threads: int = 8,
                  **kwargs) -> None:
         if label_source not in ('mask', 'xml'):
             raise ValueError(f"label_source must be 'mask' or 'xml', got {label_source!r}")
         self.label_source = label_source
-        self.num_workers = num_workers
+        self.scan_threads = scan_threads
         super().__init__(*args, **kwargs)
 
     @property
@@ -76,7 +77,7 @@ class WSSSSegDataset(BaseSegDataset):
             raise ValueError(f'{type(self).__name__}: image list {self.ann_file} is empty')
         if self.label_source == 'xml' and not self.data_prefix.get('xml_path'):
             raise ValueError("label_source='xml' needs data_prefix['xml_path']")
-        with ThreadPoolExecutor(max(1, self.num_workers)) as pool:
+        with ThreadPoolExecutor(max(1, self.scan_threads)) as pool:
             labels = list(pool.map(self._check_and_label, data_list))
         for info, label in zip(data_list, labels, strict=True):
             info['gt_label'] = label

@@ -1,5 +1,7 @@
 """Running mmengine's distributed launchers on CPU-only machines."""
 
+from datetime import timedelta
+
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -28,6 +30,5 @@ def prepare_launcher(cfg: Config, launcher: str) -> None:
     if not torch_dist.is_initialized():
         kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
         if 'timeout' in kwargs:
-            from datetime import timedelta
             kwargs['timeout'] = timedelta(seconds=kwargs['timeout'])
         torch_dist.init_process_group(backend='gloo', **kwargs)
