@@ -1,5 +1,6 @@
 """Models of mmhfpl: classifiers, heads, backbones and losses."""
 
+from .backbones import *  # noqa: F401,F403
 from .classifiers import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

@@ -1,0 +1,5 @@
+"""Backbones of mmhfpl."""
+
+from .resnet38d import BottleneckResBlock, ResBlock, ResNet38d
+
+__all__ = ['BottleneckResBlock', 'ResBlock', 'ResNet38d']
