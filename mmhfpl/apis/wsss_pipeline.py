@@ -100,7 +100,8 @@ def _config(path: str, settings: PipelineSettings, work_dir: str) -> Config:
         cfg[loader].dataset.data_root = settings.data_root
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=settings.seed)
-    cfg.experiment_name = f'{osp.basename(work_dir)}_{time.strftime("%Y%m%d_%H%M%S")}'
+    # Unique per step; mmengine appends a timestamp.
+    cfg.experiment_name = '_'.join(osp.normpath(work_dir).split(os.sep)[-2:])
     return cfg
 
 
