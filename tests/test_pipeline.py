@@ -21,7 +21,9 @@ def test_quick_pipeline_end_to_end_and_resume(tmp_path):
         for stage in ('pl', 'pl_crf', 'deeplab'):
             for key in ('J', 'F', 'J&F'):
                 assert 0.0 <= result[stage][key] <= 100.0
-            assert abs(result[stage]['J&F'] - (result[stage]['J'] + result[stage]['F']) / 2) < 1e-6
+            # mmseg rounds its metrics (DeepLab stage) to 2 decimals.
+            expected = (result[stage]['J'] + result[stage]['F']) / 2
+            assert abs(result[stage]['J&F'] - expected) <= 0.0051
     with Image.open(work / 'overlays.png') as figure:
         assert figure.size[0] > 500 and figure.size[1] > 300
     assert (data / 'toy_meta.json').exists()
