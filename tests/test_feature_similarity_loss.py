@@ -123,12 +123,17 @@ def test_skipping_negligible_far_pairs_is_below_rounding(dtype, sigma):
     assert rel_err(maps_fast.grad, maps_ref.grad) <= tol
 
 
-def test_gradcheck():
+@pytest.mark.parametrize('implementation', ['blocked', 'straightforward'])
+def test_gradcheck(implementation):
     maps, images = make_inputs(2, 2, 5, 4, seed=3)
     maps.requires_grad_()
-    # two rows per block: diagonal and off-diagonal (transposed) blocks both contribute
-    assert torch.autograd.gradcheck(
-        lambda m: feature_similarity_loss(m, images, mu=1.5, sigma=2.0, block_size=8), (maps,))
+    if implementation == 'blocked':
+        # two rows per block: diagonal and off-diagonal (transposed) blocks both contribute
+        func = lambda m: feature_similarity_loss(m, images, mu=1.5, sigma=2.0,  # noqa: E731
+                                                 block_size=8)
+    else:
+        func = lambda m: loss_dense(m, images, mu=1.5, sigma=2.0)  # noqa: E731
+    assert torch.autograd.gradcheck(func, (maps,))
 
 
 def test_images_receive_no_gradient():
