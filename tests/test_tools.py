@@ -47,7 +47,7 @@ def test_train_resume_and_test_cli(tmp_path, toy_root):
     assert 0.0 <= metrics['multi-label/mAP'] <= 100.0
 
 
-def test_dist_train_two_cpu_processes(tmp_path, toy_root):
+def test_dist_train_and_test_two_cpu_processes(tmp_path, toy_root):
     work = tmp_path / 'dist'
     result = run_tool(['bash', 'tools/dist_train.sh', TOY_CONFIG, '2', '--work-dir', str(work),
                        *as_cli(tiny_options(toy_root, max_iters=2, interval=2))],
@@ -58,6 +58,12 @@ def test_dist_train_two_cpu_processes(tmp_path, toy_root):
     assert 'GPU number: 2' in logs, 'mmengine reports the world size as GPU number'
     assert "'backend': 'gloo'" in logs
     assert (work / 'iter_2.pth').exists()
+
+    out = tmp_path / 'dist_metrics.json'
+    run_tool(['bash', 'tools/dist_test.sh', TOY_CONFIG, str(work / 'iter_2.pth'), '2',
+              '--work-dir', str(tmp_path / 'dist_test'), '--out', str(out),
+              *as_cli(tiny_options(toy_root))], PORT=str(_free_port()))
+    assert 0.0 <= json.loads(out.read_text())['multi-label/mAP'] <= 100.0
 
 
 def test_merge_args_applies_cli_options():
