@@ -100,8 +100,8 @@ class WSSSSegDataset(BaseSegDataset):
     def _check_and_label(self, info: dict) -> np.ndarray:
         img_path = info['img_path']
         try:
-            with Image.open(img_path) as image:  # reads the header only
-                image.size  # noqa: B018
+            with Image.open(img_path):  # parses the header only; bad headers raise
+                pass
         except FileNotFoundError:
             raise FileNotFoundError(
                 f'{self.ann_file} lists an image that does not exist: {img_path}') from None
