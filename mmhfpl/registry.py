@@ -36,7 +36,7 @@ SCOPE = 'mmhfpl'
 
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE)
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE)
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE)
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['mmhfpl.engine'])
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, scope=SCOPE, locations=['mmhfpl.datasets'])
 DATA_SAMPLERS = Registry(
@@ -51,7 +51,8 @@ OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE)
 OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE)
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE)
-PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE)
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
+                            scope=SCOPE, locations=['mmhfpl.engine'])
 METRICS = Registry(
     'metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['mmhfpl.evaluation'])
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE)

@@ -37,9 +37,8 @@ from mmhfpl.pseudo_labels import (
     evaluate_label_dir,
     generate_cams,
     make_pseudo_labels,
-    tta_cams,
+    tta_record,
 )
-from mmhfpl.pseudo_labels.cam_generation import normalised_record
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split, id_gt_pairs
 from mmhfpl.pseudo_labels.make_labels import record_to_label
@@ -235,8 +234,7 @@ def save_figure(models: dict, settings: PipelineSettings, path: str, num_images:
         gt = load_label_png(info['seg_map_path'])
         panels = [(image, 'image'), (palette[gt], 'GT')]
         for name, (model, res) in loaded.items():
-            record = normalised_record(tta_cams(model, views, model.head.num_classes),
-                                       info['gt_label'])
+            record = tta_record(model, views, model.head.num_classes, info['gt_label'])
             heat = record.cams.max(axis=0) if len(record.labels) else np.zeros(gt.shape)
             label = record_to_label(record, BackgroundRule(bg_threshold=res['threshold']),
                                     np.ascontiguousarray(image), TOY_CRF)

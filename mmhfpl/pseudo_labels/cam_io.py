@@ -3,11 +3,12 @@
 ``<cam_dir>/<image id>.npz`` holds named arrays (``np.load(..., allow_pickle=False)``):
 
 * ``cams``: (L, H, W) float16, the max-normalised CAMs (values in [0, 1]) of the L
-  foreground classes labelled in the image, at the original image size;
+  foreground classes labelled in the image, at the original image size; for models that
+  predict thresholds, the class probabilities averaged over the TTA views instead;
 * ``labels``: (L,) int64, their 0-based foreground class indices (class ``c`` is label
   ``c + 1`` in a segmentation map), sorted ascending;
 * ``thresholds``: (L,) float32, optional per-class adaptive thresholds of models that
-  predict them (Spatial-BCE, seed 003 Eq. 9).
+  predict them (Spatial-BCE, seed 003 Eq. 9), in the same probability space as ``cams``.
 
 float16 halves the disk footprint (VOC train_aug at float32 would need about 12 GB);
 its resolution (~5e-4 near 1) is far below any threshold step used on CAMs.

@@ -14,6 +14,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             scope is set yet), so ``type='X'`` resolves in mmhfpl's registries first.
     """
     import mmhfpl.datasets  # noqa: F401
+    import mmhfpl.engine  # noqa: F401
     import mmhfpl.evaluation  # noqa: F401
     import mmhfpl.models  # noqa: F401
 

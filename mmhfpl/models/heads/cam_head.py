@@ -12,6 +12,15 @@ from mmhfpl.models.losses.cam_posteriors import max_normalize
 from mmhfpl.registry import MODELS
 
 
+def multi_hot_targets(data_samples: Sequence[DataSample], num_classes: int,
+                      device: torch.device) -> Tensor:
+    """Multi-hot (B, C) labels from mmpretrain data samples (``gt_score`` if all have it)."""
+    if all('gt_score' in sample for sample in data_samples):
+        return torch.stack([sample.gt_score for sample in data_samples]).to(device)
+    return torch.stack([label_to_onehot(sample.gt_label, num_classes)
+                        for sample in data_samples]).to(device)
+
+
 @MODELS.register_module()
 class CAMHead(BaseModule):
     """Stage-1 WSSS head with explicit class-score maps (seed 000 §3.2, Eq. 2-4).
@@ -61,10 +70,7 @@ class CAMHead(BaseModule):
 
     def targets(self, data_samples: Sequence[DataSample], device: torch.device) -> Tensor:
         """Multi-hot (B, C) labels from mmpretrain data samples."""
-        if all('gt_score' in sample for sample in data_samples):
-            return torch.stack([sample.gt_score for sample in data_samples]).to(device)
-        return torch.stack([label_to_onehot(sample.gt_label, self.num_classes)
-                            for sample in data_samples]).to(device)
+        return multi_hot_targets(data_samples, self.num_classes, device)
 
     def loss(self, feats: Tensor | Sequence[Tensor], data_samples: Sequence[DataSample],
              images: Tensor | None = None) -> dict[str, Tensor]:

@@ -1,0 +1,35 @@
+# Toy counterpart of spatial_bce_r38_voc.py for CPU: the toy ResNet-18 of
+# cam/cam_r18_toy.py with a SpatialBCEHead, three phases of 100 iterations with a Q update
+# at the end of each (single-scale labelling, no dCRF), alternation 80/20 within each
+# phase as in the paper setting. Start from the BCE baseline's weights and its Q file:
+#   python tools/train.py configs/spatial_bce/spatial_bce_r18_toy.py \
+#       --cfg-options load_from=work_dirs/cam_r18_toy/iter_300.pth \
+#       custom_hooks.1.q_file=work_dirs/toy_q_init.npz
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/models/cam_r18_toy.py',
+    '../_base_/datasets/toy_voc_cls.py',
+]
+phase_iters = 100
+model = dict(
+    head=dict(_delete_=True, type='SpatialBCEHead', num_classes=6, in_channels=256))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
+    paramwise_cfg=dict(custom_keys={'head.log_logit_scale': dict(decay_mult=0.0)}),
+)
+param_scheduler = [
+    dict(type='PhasePolyLR', phase_iters=phase_iters, start_factors=(1.0, 0.3, 0.3),
+         end_factors=(0.3, 0.0, 0.0), power=0.9, by_epoch=False),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=3 * phase_iters, val_interval=phase_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+custom_hooks = [
+    dict(type='AlternatingPhaseHook', period=phase_iters, prob_iters=80),
+    dict(type='QUpdateHook', q_file='work_dirs/toy_q_init.npz', interval=phase_iters),
+]
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=phase_iters,
+                    max_keep_ckpts=3))
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
