@@ -5,12 +5,14 @@ import socket
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 
 from mmhfpl.engine import QUpdateHook
 from mmhfpl.pseudo_labels import (
@@ -30,10 +32,11 @@ from .conftest import REPO, as_cli, run_tool, tiny_options
 CONFIG = 'configs/spatial_bce/spatial_bce_r18_toy.py'
 
 
-def _gt_q_file(toy_root: str, path: str) -> str:
+def _gt_q_file(toy_root: str, path: str, num_classes: int = 6) -> str:
     """A Q file from the GT masks (void counted as background) of the toy train split."""
     ids = open(os.path.join(toy_root, 'ImageSets/Segmentation/train.txt')).read().split()
-    ratios = ratios_from_label_dir(os.path.join(toy_root, 'SegmentationClass'), ids, 6)
+    ratios = ratios_from_label_dir(os.path.join(toy_root, 'SegmentationClass'), ids,
+                                   num_classes)
     save_q_file(path, ratios)
     return path
 
@@ -138,3 +141,35 @@ def test_q_update_gathers_the_shards_of_two_gloo_processes(tmp_path, toy_root):
     assert sorted(gathered) == sorted(expected)
     for sample_id, row in expected.items():
         np.testing.assert_allclose(gathered[sample_id], row, rtol=1e-5)
+
+
+@pytest.mark.parametrize('config', ['spatial_bce_r38_voc.py', 'spatial_bce_hfpl_r38_voc.py'])
+def test_real_scale_configs_train_two_iterations_on_tiny_inputs(tmp_path, toy_root, config):
+    """The paper-setting configs (ResNet-38, RandAugment, SGD, phases) with 64 px crops."""
+    cfg = Config.fromfile(str(REPO / 'configs/spatial_bce' / config))
+    q_file = _gt_q_file(toy_root, str(tmp_path / 'q.npz'), num_classes=20)
+    options = _options(toy_root, q_file, max_iters=2)
+    options.update({
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.dataset.ann_file': 'ImageSets/Segmentation/train.txt',
+        'train_dataloader.dataset.data_prefix': dict(img_path='JPEGImages',
+                                                     seg_map_path='SegmentationClass'),
+        'train_dataloader.dataset.pipeline.1.crop_size': 64,
+        'model.backbone.init_cfg': None,
+        'param_scheduler.0.phase_iters': 1,
+        'custom_hooks.0.period': 2,
+        'custom_hooks.0.prob_iters': 1,
+        'custom_hooks.1.interval': 100,
+        'val_cfg': None, 'val_dataloader': None, 'val_evaluator': None,
+    })
+    cfg.merge_from_dict(options)
+    cfg.train_cfg.pop('val_interval')
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    head = runner.model.head
+    assert head.phase == 'threshold', 'the second iteration ran the threshold sub-phase'
+    assert head.conv_threshold.weight.shape == (20, 4096, 1, 1)
+    assert len(head.losses) == (2 if 'hfpl' in config else 0)
+    lrs = {group['lr'] for group in runner.optim_wrapper.optimizer.param_groups}
+    assert max(lrs) == pytest.approx(10 * min(lrs)), 'new layers learn 10x faster'

@@ -37,6 +37,8 @@ def parse_args() -> argparse.Namespace:
                       help='per-class thresholds stored with the CAMs (Spatial-BCE)')
     parser.add_argument('--crf', action='store_true', help='refine with a dense CRF')
     parser.add_argument('--crf-iterations', type=int, default=CRFConfig.iterations)
+    parser.add_argument('--crf-scale-factor', type=float, default=CRFConfig.scale_factor,
+                        help='divide the dCRF spatial widths by this (4 for the 128 px toy set)')
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
     return parser.parse_args()
 
@@ -53,7 +55,8 @@ def main() -> None:
     suffixes = {osp.splitext(info['img_path'])[1] for info in infos}
     if len(image_dirs) != 1 or len(suffixes) != 1:
         raise ValueError('the images of the split must share one directory and suffix')
-    crf = CRFConfig(iterations=args.crf_iterations) if args.crf else None
+    crf = (CRFConfig(iterations=args.crf_iterations, scale_factor=args.crf_scale_factor)
+           if args.crf else None)
     rule = BackgroundRule(bg_threshold=args.bg_threshold, alpha=args.alpha,
                           adaptive=args.adaptive)
     counts = make_pseudo_labels(args.cams, [image_id(info['img_path']) for info in infos],

@@ -28,7 +28,8 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='mmpretrain.RandomCrop', crop_size=crop_size, pad_if_needed=True),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='mmpretrain.RandAugment', policies='timm_increasing', num_policies=2,
+    # _scope_ makes RandAugment build its policies (AutoContrast, ...) in mmpretrain's scope.
+    dict(type='RandAugment', _scope_='mmpretrain', policies='timm_increasing', num_policies=2,
          total_level=10, magnitude_level=9, magnitude_std=0.5,
          hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
     dict(type='mmpretrain.PackInputs'),
