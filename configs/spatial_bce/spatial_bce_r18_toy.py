@@ -1,17 +1,22 @@
 # Toy counterpart of spatial_bce_r38_voc.py for CPU: the toy ResNet-18 of
-# cam/cam_r18_toy.py with a SpatialBCEHead, three phases of 100 iterations with a Q update
-# at the end of each (single-scale labelling, no dCRF), alternation 80/20 within each
-# phase as in the paper setting. Start from the BCE baseline's weights and its Q file:
+# cam/cam_r18_toy.py with a new SpatialBCEHead, three phases of 100 iterations with a Q
+# update at the end of each (single-scale labelling, no dCRF), alternation 80/20 within each
+# phase as in the paper setting. The backbone starts from the toy BCE baseline (in place of
+# ImageNet weights) and Q from its dCRF pseudo-labels (tools/make_q_file.py):
+#   python tools/train.py configs/cam/cam_r18_toy.py        # -> work_dirs/cam_r18_toy
 #   python tools/train.py configs/spatial_bce/spatial_bce_r18_toy.py \
-#       --cfg-options load_from=work_dirs/cam_r18_toy/iter_300.pth \
-#       custom_hooks.1.q_file=work_dirs/toy_q_init.npz
+#       --cfg-options custom_hooks.1.q_file=work_dirs/toy_q_init.npz
+# Loading the whole baseline (load_from) would also load its CAM classifier, whose large
+# logits times the logit scale saturate the sigmoid and stall the Spatial-BCE gradients.
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/models/cam_r18_toy.py',
     '../_base_/datasets/toy_voc_cls.py',
 ]
 phase_iters = 100
+baseline = 'work_dirs/cam_r18_toy/iter_300.pth'
 model = dict(
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=baseline, prefix='backbone.')),
     head=dict(_delete_=True, type='SpatialBCEHead', num_classes=6, in_channels=256))
 optim_wrapper = dict(
     type='OptimWrapper',

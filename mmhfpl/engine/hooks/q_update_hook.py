@@ -43,6 +43,13 @@ class QUpdateHook(Hook):
     The labelling uses the TTA pipeline of CAM generation (``scales``, ``flip``) on the
     training split of the config (``train_dataloader.dataset`` in test mode).
 
+    A labelled class that the new labels miss entirely would get Q = 0, which is absorbing:
+    q = 0 puts its threshold at the maximum probability, the probability phase then pushes
+    every pixel of the class to 0, and the next update finds no pixel again. This happens
+    when the threshold branch is still poorly trained (short phases, as on the toy set).
+    With ``keep_missing`` (default) such classes keep their previous Q; set it to False
+    for the plain re-count of the paper and the authors' code.
+
     Args:
         q_file: Initial Q file.
         interval: Iterations between Q updates (the phase length, 8k in the paper).
@@ -51,13 +58,14 @@ class QUpdateHook(Hook):
         crf: dCRF parameters (keyword arguments of :class:`CRFConfig`) to refine the labels
             with, or None for Eq. 9 labels as they are.
         out_dir: Directory of the updated Q files (default ``<work_dir>/q``).
+        keep_missing: Keep the previous Q of labelled classes the new labels miss.
     """
 
     priority = 'NORMAL'  # after_train_iter runs before CheckpointHook (VERY_LOW)
 
     def __init__(self, q_file: str, interval: int, scales: Sequence[float] = (1.0, ),
                  flip: bool = False, crf: dict | None = None,
-                 out_dir: str | None = None) -> None:
+                 out_dir: str | None = None, keep_missing: bool = True) -> None:
         if interval < 1:
             raise ValueError(f'interval must be positive, got {interval}')
         self.q_file = q_file
@@ -66,6 +74,7 @@ class QUpdateHook(Hook):
         self.flip = flip
         self.crf = CRFConfig(**crf) if crf is not None else None
         self.out_dir = out_dir
+        self.keep_missing = keep_missing
         self.ratios: dict[str, np.ndarray] | None = None
         self._dataset = None
 
@@ -122,7 +131,7 @@ class QUpdateHook(Hook):
         rank, world_size = get_dist_info()
         was_training = model.training
         model.eval()
-        local = {}
+        local, kept = {}, 0
         rule = BackgroundRule(adaptive=True)
         for index in range(rank, len(self._dataset), world_size):
             info = self._dataset.get_data_info(index)
@@ -131,17 +140,27 @@ class QUpdateHook(Hook):
             image = (mmcv.imread(info['img_path'], channel_order='rgb')
                      if self.crf is not None else None)
             label = record_to_label(record, rule, image, self.crf)
-            local[image_id(info['img_path'])] = tnt_ratio(label, num_classes)
+            sample_id = image_id(info['img_path'])
+            ratio = tnt_ratio(label, num_classes)
+            if self.keep_missing and sample_id in self.ratios:
+                missing = np.zeros(num_classes, dtype=bool)
+                missing[np.asarray(info['gt_label'], dtype=np.int64)] = True
+                missing &= ratio == 0
+                ratio[missing] = self.ratios[sample_id][missing]
+                kept += int(missing.sum())
+            local[sample_id] = (ratio, np.asarray(info['gt_label'], dtype=np.int64))
         model.train(was_training)
-        merged: dict[str, np.ndarray] = {}
+        merged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for part in all_gather_object(local):
             merged.update(part)
-        self.ratios.update(merged)
+        kept = sum(all_gather_object(kept))
+        self.ratios.update({key: ratio for key, (ratio, _) in merged.items()})
         path = osp.join(self.out_dir, f'q_iter_{runner.iter + 1}.npz')
         if is_main_process():
             save_q_file(path, self.ratios)
-        mean_q = float(np.mean([fg_fraction(r)[r > 0].mean() for r in merged.values()
-                                if (r > 0).any()] or [0.0]))
-        runner.logger.info(f'QUpdateHook: Q of {len(merged)} images updated at iteration '
-                           f'{runner.iter + 1} (mean q over present classes {mean_q:.3f}); '
-                           f'saved to {path}')
+        labelled = [fg_fraction(ratio[labels]) for ratio, labels in merged.values()]
+        mean_q = float(np.concatenate(labelled).mean()) if labelled else 0.0
+        runner.logger.info(
+            f'QUpdateHook: Q of {len(merged)} images updated at iteration {runner.iter + 1} '
+            f'(mean q of labelled classes {mean_q:.3f}; {kept} labelled classes without '
+            f'pixels kept their previous Q); saved to {path}')
