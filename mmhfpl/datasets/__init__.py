@@ -3,6 +3,7 @@
 from .coco import COCO_CLASSES, COCOWSSSDataset
 from .toy import ToyVOCDataset
 from .toy_voc import TOY_CLASSES, ToyVOCConfig, make_toy_voc, render_toy_sample
+from .transforms import *  # noqa: F401,F403
 from .voc import VOCWSSSDataset
 from .wsss_dataset import WSSSSegDataset
 

@@ -1,11 +1,13 @@
 """Losses of mmhfpl, each a registered module over a functional core."""
 
+from .affinity_loss import AffinityLoss, affinity_loss, affinity_loss_terms
 from .feature_similarity_loss import FeatureSimilarityLoss, feature_similarity_loss
 from .gap_bce_loss import GAPBCELoss, gap_bce_loss
 from .importance_sampling_loss import ImportanceSamplingLoss, importance_sampling_loss
 from .spatial_bce_loss import SpatialBCELoss, select_thresholds, spatial_bce_loss
 from .tnt_kl_loss import TNTProportionKLLoss, tnt_kl_loss
 
-__all__ = ['FeatureSimilarityLoss', 'GAPBCELoss', 'ImportanceSamplingLoss', 'SpatialBCELoss',
-           'TNTProportionKLLoss', 'feature_similarity_loss', 'gap_bce_loss',
-           'importance_sampling_loss', 'select_thresholds', 'spatial_bce_loss', 'tnt_kl_loss']
+__all__ = ['AffinityLoss', 'FeatureSimilarityLoss', 'GAPBCELoss', 'ImportanceSamplingLoss',
+           'SpatialBCELoss', 'TNTProportionKLLoss', 'affinity_loss', 'affinity_loss_terms',
+           'feature_similarity_loss', 'gap_bce_loss', 'importance_sampling_loss',
+           'select_thresholds', 'spatial_bce_loss', 'tnt_kl_loss']

@@ -1,0 +1,126 @@
+# IRN, semantic part (Ahn, Cho & Kwak, CVPR 2019): the class-boundary branch on a frozen
+# ImageNet ResNet-50, as Spatial-BCE (seed 003) and Spatial-BCE + ISL/FSL (seed 000) refine
+# their CAMs of PASCAL VOC 2012 train_aug. Settings of IRN (run_sample.py, train_irn.py,
+# make_sem_seg_labels.py):
+#   - seeds: ThresholdSeedLabels with foreground / background thresholds 0.30 / 0.05 and
+#     IRN's label dCRF; Spatial-BCE uses 0.60 / 0.25 (set them below);
+#   - random rescale by U(0.5, 1.5) (VOC images are at most 500 pixels, so a long side of
+#     U(250, 750)), horizontal flip, random 512 crop (padded with the mean colour and
+#     ignore); pair labels within radius 10 on the stride-4 grid;
+#   - ResNet-50 with strides (2, 2, 2, 1) (mmpretrain strides (1, 2, 2, 1)), frozen with
+#     fixed BatchNorm; boundary branch from the stem and the four stages;
+#   - SGD, batch 32, 3 epochs, lr 0.1 with poly decay (power 0.9), weight decay 1e-4
+#     (IRN's PolyOptimizer passes the weight decay into SGD's momentum slot: momentum ~0);
+#   - inference: flip-averaged boundaries, path affinities within radius 5, beta 10, 2^8
+#     random-walk steps, background threshold 0.25 (Spatial-BCE + ISL 0.30, + FSL 0.40:
+#     --cfg-options model.test_cfg.bg_threshold=0.3).
+# Inputs: the CAM files of tools/generate_cams.py for train_aug in `cam_dir` (seed labels
+# are computed once per image and kept in `seed_cache_dir`, one per CAM directory) and the
+# mmpretrain ImageNet ResNet-50 weights. Point at other CAMs with
+#   --cfg-options train_dataloader.dataset.pipeline.1.cam_dir=DIR \
+#                 train_dataloader.dataset.pipeline.2.cache_dir=SEED_CACHE_DIR \
+#                 test_dataloader.dataset.pipeline.1.cam_dir=DIR
+# Train with tools/train.py; refined labels with tools/refine_labels.py; tools/test.py
+# scores them (J, F, J&F) on the test split (VOC train).
+_base_ = ['../_base_/default_runtime.py']
+
+cam_dir = 'work_dirs/cams/sbce_voc_train_aug'
+seed_cache_dir = 'work_dirs/seeds/irn_sbce_voc_train_aug'  # one per CAM dir
+data_root = 'data/VOCdevkit/VOC2012'
+dataset_type = 'VOCWSSSDataset'
+pretrained = 'checkpoints/resnet50_8xb32_in1k_20210831-ea4938fc.pth'
+crop_size = 512
+stride = 4
+radius = 10
+mean_bgr = (103.53, 116.28, 123.675)  # pads to 0 after normalisation
+
+model = dict(
+    type='IRN',
+    data_preprocessor=dict(
+        type='ImgDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_size_divisor=16,  # the backbone's output stride
+    ),
+    backbone=dict(
+        type='mmpretrain.ResNet',
+        depth=50,
+        num_stages=4,
+        strides=(1, 2, 2, 1),
+        dilations=(1, 1, 1, 1),
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=4,
+        norm_cfg=dict(type='BN', requires_grad=False),
+        norm_eval=True,
+        style='pytorch',
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'),
+    ),
+    in_channels=(64, 256, 512, 1024, 2048),
+    branch_channels=32,
+    num_groups=4,
+    stride=stride,
+    radius=radius,
+    loss=dict(type='AffinityLoss'),
+    test_cfg=dict(radius=5, beta=10, exp_times=8, bg_threshold=0.25, flip=True),
+)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadCAMFromFile', cam_dir=cam_dir),
+    dict(type='ThresholdSeedLabels', fg_threshold=0.30, bg_threshold=0.05, crf=True,
+         cache_dir=seed_cache_dir),
+    dict(type='RandomResize', scale=(500, 500), ratio_range=(0.5, 1.5), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmseg.RandomCrop', crop_size=(crop_size, crop_size)),
+    dict(type='Pad', size=(crop_size, crop_size), pad_val=dict(img=mean_bgr, seg=255)),
+    dict(type='PairwiseAffinityLabels', radius=radius, stride=stride),
+    dict(type='PackAffinityInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadCAMFromFile', cam_dir=cam_dir),
+    dict(type='mmseg.LoadAnnotations'),
+    dict(type='PackAffinityInputs'),
+]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    persistent_workers=True,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline),
+)
+test_dataloader = dict(
+    batch_size=1,  # the random walk of an image sees it padded to the stride only
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='ImageSets/Segmentation/train.txt',
+                 data_prefix=dict(seg_map_path='SegmentationClass'), test_mode=True,
+                 pipeline=test_pipeline),
+)
+test_evaluator = dict(type='ContourFMetric')
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.0, weight_decay=1e-4),
+)
+param_scheduler = [
+    dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True, begin=0, end=3,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3)
+val_cfg = None
+val_dataloader = None
+val_evaluator = None
+test_cfg = dict(type='TestLoop')
+auto_scale_lr = dict(base_batch_size=32, enable=False)
+
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
+)
+log_processor = dict(by_epoch=True)
