@@ -3,6 +3,7 @@
 Examples:
     python tools/run_pipeline.py            # full demo (make demo), about 30-45 min on 2 cores
     python tools/run_pipeline.py --quick    # smoke run on a small toy set, a few minutes
+    python tools/run_pipeline.py --refine affinitynet   # + AffinityNet rows (or irn)
 
 Stages: toy data -> CAM models -> CAMs -> threshold sweep -> pseudo-labels (+dCRF) ->
 DeepLab -> table (J / F / J&F) and an overlay figure. Finished steps are skipped on a re-run.
@@ -21,6 +22,8 @@ def main() -> None:
     parser.add_argument('--data-root', help='toy set location (written when absent)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workers', type=int, default=2, help='dCRF processes')
+    parser.add_argument('--refine', choices=['affinitynet', 'irn'],
+                        help='also refine the CAMs with AffinityNet or IRN (extra table rows)')
     args = parser.parse_args()
     register_all_modules(init_default_scope=False)
     settings = PipelineSettings.quick_settings() if args.quick else PipelineSettings()
@@ -30,6 +33,7 @@ def main() -> None:
         settings.data_root = args.data_root
     settings.seed = args.seed
     settings.workers = args.workers
+    settings.refine = args.refine
     run_pipeline(settings)
 
 

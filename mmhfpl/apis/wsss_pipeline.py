@@ -7,8 +7,11 @@ Steps, each skipped when its outputs exist (so an interrupted run resumes):
 3. generate their multi-scale + flip CAMs on the training split;
 4. sweep the background threshold on those CAMs and keep the best J;
 5. make pseudo-labels at that threshold, without and with dCRF, and evaluate them;
-6. train DeepLab on each model's dCRF pseudo-labels and evaluate it on val (stage 3);
-7. print one table and save a figure of CAM and pseudo-label overlays.
+6. optionally (``refine='affinitynet'|'irn'``) train the refinement network on each model's
+   CAMs and write refined pseudo-labels, without and with dCRF;
+7. train DeepLab on each model's dCRF pseudo-labels (and on the refined ones) and evaluate
+   it on val (stage 3);
+8. print one table and save a figure of CAM and pseudo-label overlays.
 
 Every stage runs through mmengine's ``Runner`` with the repository configs, so the demo
 exercises exactly what a user runs with ``tools/``.
@@ -30,6 +33,7 @@ from mmengine.runner import Runner, load_checkpoint
 
 from mmhfpl.datasets import ToyVOCConfig, make_toy_voc
 from mmhfpl.datasets.label_io import load_label_png, voc_palette
+from mmhfpl.models.refine import refine_labels, refine_pipeline
 from mmhfpl.pseudo_labels import (
     BackgroundRule,
     cam_tta_pipeline,
@@ -48,6 +52,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 VARIANTS = {'baseline': 'configs/cam/cam_r18_toy.py',
             '+ISL/FSL': 'configs/cam/cam_hfpl_r18_toy.py'}
 DEEPLAB_CONFIG = 'configs/deeplab/deeplabv3plus_r18_toy_pseudo.py'
+REFINE_CONFIGS = {'affinitynet': 'configs/refine/affinitynet_r18_toy.py',
+                  'irn': 'configs/refine/irn_r18_toy.py'}
+REFINE_NAMES = {'affinitynet': 'AffinityNet', 'irn': 'IRN'}
 BG_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 # SEAM's dCRF widths (Gaussian sxy 3, bilateral sxy 80) are meant for ~500-pixel VOC images;
 # toy images are 128 pixels, so the spatial widths are divided by 4. Measured on 120 toy val
@@ -69,6 +76,8 @@ class PipelineSettings:
         cam_iters: Stage-1 iterations.
         deeplab_iters: Stage-3 iterations (None: the config's schedule).
         cam_scales: CAM test-time scales.
+        refine: Refinement method after the CAMs (``'affinitynet'``, ``'irn'`` or None).
+        refine_iters: Iterations of the refinement network's training.
     """
 
     work_dir: str = 'work_dirs/pipeline'
@@ -80,13 +89,20 @@ class PipelineSettings:
     cam_iters: int = 300
     deeplab_iters: int | None = None
     cam_scales: tuple[float, ...] = (1.0, 0.5, 1.5, 2.0)
+    refine: str | None = None
+    refine_iters: int = 300
+
+    def __post_init__(self) -> None:
+        if self.refine is not None and self.refine not in REFINE_CONFIGS:
+            raise ValueError(f'refine must be one of {sorted(REFINE_CONFIGS)} or None, got '
+                             f'{self.refine!r}')
 
     @classmethod
     def quick_settings(cls, work_dir: str = 'work_dirs/pipeline_quick',
                        data_root: str = 'data/toy_voc_quick') -> 'PipelineSettings':
         return cls(work_dir=work_dir, data_root=data_root, quick=True,
                    toy=ToyVOCConfig(num_train=120, num_val=40), cam_iters=60,
-                   deeplab_iters=60, cam_scales=(1.0, 0.5))
+                   deeplab_iters=60, cam_scales=(1.0, 0.5), refine_iters=40)
 
 
 def _log(message: str) -> None:
@@ -96,7 +112,8 @@ def _log(message: str) -> None:
 def _config(path: str, settings: PipelineSettings, work_dir: str) -> Config:
     cfg = Config.fromfile(osp.join(REPO, path))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = settings.data_root
+        if cfg.get(loader) is not None:
+            cfg[loader].dataset.data_root = settings.data_root
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=settings.seed)
     # Unique per step; mmengine appends a timestamp.
@@ -106,7 +123,8 @@ def _config(path: str, settings: PipelineSettings, work_dir: str) -> Config:
 
 def _set_iters(cfg: Config, iters: int) -> None:
     cfg.train_cfg.max_iters = iters
-    cfg.train_cfg.val_interval = iters
+    if cfg.get('val_cfg') is not None:
+        cfg.train_cfg.val_interval = iters
     for scheduler in cfg.param_scheduler:
         scheduler['end'] = iters
     cfg.default_hooks.checkpoint.interval = iters
@@ -176,6 +194,39 @@ def pseudo_labels_for(name: str, cfg: Config, checkpoint: str,
     return result
 
 
+def refine_for(name: str, checkpoint: str, cam_dir: str, settings: PipelineSettings) -> dict:
+    """Refinement for one variant: train AffinityNet / IRN on its CAMs, write and score labels.
+
+    The refinement network's backbone starts from the variant's stage-1 checkpoint and its
+    seed labels come from the variant's CAMs (cached per variant).
+    """
+    method = settings.refine
+    work_dir = osp.join(settings.work_dir, 'refine', _slug(name), method)
+    cfg = _config(REFINE_CONFIGS[method], settings, work_dir)
+    cfg.model.backbone.init_cfg.checkpoint = osp.abspath(checkpoint)
+    cfg.train_dataloader.dataset.pipeline[1].cam_dir = osp.abspath(cam_dir)
+    cfg.train_dataloader.dataset.pipeline[2].cache_dir = osp.join(work_dir, 'seeds')
+    _set_iters(cfg, settings.refine_iters)
+    final = _final_checkpoint(work_dir, settings.refine_iters)
+    if osp.exists(final):
+        _log(f'{name}: {REFINE_NAMES[method]} checkpoint present, skipping training')
+    else:
+        _log(f'{name}: training {REFINE_NAMES[method]} ({settings.refine_iters} iterations)')
+        Runner.from_cfg(cfg).train()
+    model = _load_model(cfg, final)
+    train_list = 'ImageSets/Segmentation/train.txt'
+    dataset = build_split(cfg, train_list, refine_pipeline(osp.abspath(cam_dir)))
+    samples = id_gt_pairs(build_split(cfg, train_list))
+    num_classes = len(dataset.metainfo['classes'])
+    result = {}
+    for tag, crf in (('pl', None), ('pl_crf', TOY_CRF)):
+        label_dir = osp.join(work_dir, tag)
+        refine_labels(model, dataset, label_dir, crf=crf, progress=False)
+        result[tag] = evaluate_label_dir(label_dir, samples, num_classes)
+        result[f'{tag}_dir'] = label_dir
+    return result
+
+
 def train_deeplab(name: str, label_dir: str, settings: PipelineSettings) -> dict:
     """Stage 3 for one variant: DeepLab on its dCRF pseudo-labels, scored on val GT."""
     work_dir = osp.join(settings.work_dir, 'stage3', _slug(name))
@@ -205,9 +256,13 @@ def results_table(results: dict) -> str:
                   [f'{"J":>7}{"F":>8}{"J&F":>8}'] * 3))
     lines = [header, '-' * len(header.splitlines()[1])]
     for name, res in results.items():
-        cells = [res['pl'], res['pl_crf'], res['deeplab']]
-        lines.append(f'{name:10} | ' + ' | '.join(
-            f'{c["J"]:7.2f}{c["F"]:8.2f}{c["J&F"]:8.2f}' for c in cells))
+        rows = [(name, res)]
+        if 'refine' in res:
+            rows.append((f'{name}+{res["refine"]["method"]}'[:10], res['refine']))
+        for label, row in rows:
+            cells = [row['pl'], row['pl_crf'], row['deeplab']]
+            lines.append(f'{label:10} | ' + ' | '.join(
+                f'{c["J"]:7.2f}{c["F"]:8.2f}{c["J&F"]:8.2f}' for c in cells))
     return '\n'.join(lines)
 
 
@@ -266,12 +321,20 @@ def run_pipeline(settings: PipelineSettings) -> dict:
         cfg, checkpoint = train_cam_model(name, settings)
         result = pseudo_labels_for(name, cfg, checkpoint, settings)
         result['deeplab'] = train_deeplab(name, result['pl_crf_dir'], settings)
+        if settings.refine is not None:
+            refined = refine_for(name, checkpoint, osp.join(
+                settings.work_dir, 'stage2', _slug(name), 'cams'), settings)
+            refined['method'] = REFINE_NAMES[settings.refine]
+            refined['deeplab'] = train_deeplab(f'{name}_{settings.refine}',
+                                               refined['pl_crf_dir'], settings)
+            result['refine'] = refined
         models[name] = (cfg, checkpoint, result)
         results[name] = result
     table = results_table(results)
     figure = osp.join(settings.work_dir, 'overlays.png')
     save_figure(models, settings, figure)
-    summary = {name: {k: res[k] for k in ('threshold', 'pl', 'pl_crf', 'deeplab')}
+    summary = {name: {k: res[k] for k in ('threshold', 'pl', 'pl_crf', 'deeplab', 'refine')
+                      if k in res}
                for name, res in results.items()}
     with open(osp.join(settings.work_dir, 'results.json'), 'w') as handle:
         json.dump(summary, handle, indent=2, default=lambda v: np.asarray(v).tolist())
