@@ -75,6 +75,7 @@ def main() -> None:
             **{f'{loader}.dataset.data_root': root
                for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')},
             'train_cfg.max_iters': phase_iters,
+            'model.backbone.init_cfg': None,  # timing only: no baseline checkpoint needed
             'custom_hooks.1.q_file': q_file,
             'custom_hooks.1.interval': 10 * phase_iters,  # no update inside the phase
             'default_hooks.checkpoint.interval': 10 * phase_iters,
