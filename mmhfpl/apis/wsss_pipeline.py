@@ -250,19 +250,21 @@ def train_deeplab(name: str, label_dir: str, settings: PipelineSettings) -> dict
 
 
 def results_table(results: dict) -> str:
-    """Baseline vs +ISL/FSL: pseudo-label and final J / F / J&F (percent)."""
-    header = (f'{"":10} | {"pseudo-labels (train)":^23} | {"+ dCRF (train)":^23} | '
-              f'{"DeepLab (val)":^23}\n{"method":10} | ' + ' | '.join(
+    """Each variant (and its refinement): pseudo-label and final J / F / J&F (percent)."""
+    rows = []
+    for name, res in results.items():
+        rows.append((name, res))
+        if 'refine' in res:
+            rows.append((f'{name}+{res["refine"]["method"]}', res['refine']))
+    width = max([10] + [len(label) for label, _ in rows])
+    header = (f'{"":{width}} | {"pseudo-labels (train)":^23} | {"+ dCRF (train)":^23} | '
+              f'{"DeepLab (val)":^23}\n{"method":{width}} | ' + ' | '.join(
                   [f'{"J":>7}{"F":>8}{"J&F":>8}'] * 3))
     lines = [header, '-' * len(header.splitlines()[1])]
-    for name, res in results.items():
-        rows = [(name, res)]
-        if 'refine' in res:
-            rows.append((f'{name}+{res["refine"]["method"]}'[:10], res['refine']))
-        for label, row in rows:
-            cells = [row['pl'], row['pl_crf'], row['deeplab']]
-            lines.append(f'{label:10} | ' + ' | '.join(
-                f'{c["J"]:7.2f}{c["F"]:8.2f}{c["J&F"]:8.2f}' for c in cells))
+    for label, row in rows:
+        cells = [row['pl'], row['pl_crf'], row['deeplab']]
+        lines.append(f'{label:{width}} | ' + ' | '.join(
+            f'{c["J"]:7.2f}{c["F"]:8.2f}{c["J&F"]:8.2f}' for c in cells))
     return '\n'.join(lines)
 
 
