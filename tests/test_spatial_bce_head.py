@@ -207,3 +207,15 @@ def test_phase_poly_lr_restarts_every_phase_and_keeps_group_ratios():
     with pytest.raises(ValueError, match='one entry per phase'):
         PhasePolyLR(_optimizer(), phase_iters=4, start_factors=(1.0, 0.1), end_factors=(0.1, ),
                     by_epoch=False)
+
+
+def test_duplicate_loss_names_are_refused():
+    backbone, head, images, labels, q = _setup()
+
+    class SameName(nn.Module):
+        def forward(self, scores, labels, images):
+            return {'loss_tnt': scores.mean()}
+
+    head.losses.append(SameName())
+    with pytest.raises(KeyError, match='loss_tnt'):
+        head.loss(backbone(images), _samples(labels, q), images=images)

@@ -8,6 +8,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
 from mmhfpl.models.heads import CAMHead
+from mmhfpl.models.heads.cam_head import add_losses
 from mmhfpl.models.layers import pcm_seed_cam
 from mmhfpl.models.losses.cam_posteriors import max_normalize
 from mmhfpl.models.losses.seam_losses import (
@@ -121,37 +122,29 @@ class SEAM(CAMClassifier):
 
         losses: dict[str, Tensor] = {}
         for loss in self.head.losses:
-            self._add_losses(losses, loss(scores, labels, inputs))
-        self._add_losses(losses, self.scaled_cls_loss(scores_t, labels, scaled_inputs))
+            add_losses(losses, loss(scores, labels, inputs), 'SEAM')
+        add_losses(losses, self.scaled_cls_loss(scores_t, labels, scaled_inputs), 'SEAM')
 
         size, size_t = inputs.shape[-2:], scaled_inputs.shape[-2:]
         cam, cam_rv = _resize(scores, size), _resize(revised, size)
         cam_t, cam_rv_t = _resize(scores_t, size_t), _resize(revised_t, size_t)
         fg_mask = labels[..., None, None].to(cam.dtype)
         rv_mask = torch.cat([torch.ones_like(fg_mask[:, :1]), fg_mask], dim=1)
-        self._add_losses(losses, {self.min_pool_loss.loss_name: (
+        add_losses(losses, {self.min_pool_loss.loss_name: (
             self.min_pool_loss(cam_rv[:, 1:] * fg_mask)
-            + self.min_pool_loss(cam_rv_t[:, 1:] * fg_mask))})
+            + self.min_pool_loss(cam_rv_t[:, 1:] * fg_mask))}, 'SEAM')
 
         # ŷ, y of the original branch through A (downscaling), and of the scaled branch.
         norm = _resize(min_max_normalize(cam), size_t) * fg_mask
         norm_rv = _resize(min_max_normalize(cam_rv), size_t) * rv_mask
         norm_t = min_max_normalize(cam_t) * fg_mask
         norm_rv_t = min_max_normalize(cam_rv_t) * rv_mask
-        self._add_losses(losses, {self.er_loss.loss_name: self.er_loss(norm, norm_t)})
+        add_losses(losses, {self.er_loss.loss_name: self.er_loss(norm, norm_t)}, 'SEAM')
         target = keep_top_foreground(append_background(norm.detach()))
         target_t = keep_top_foreground(append_background(norm_t.detach()))
-        self._add_losses(losses, {self.ecr_loss.loss_name: (
-            self.ecr_loss(norm_rv, target_t) + self.ecr_loss(norm_rv_t, target))})
+        add_losses(losses, {self.ecr_loss.loss_name: (
+            self.ecr_loss(norm_rv, target_t) + self.ecr_loss(norm_rv_t, target))}, 'SEAM')
         return losses
-
-    @staticmethod
-    def _add_losses(losses: dict[str, Tensor], new: dict[str, Tensor]) -> None:
-        for name, value in new.items():
-            if name in losses:
-                raise KeyError(f'two SEAM losses return the key {name!r}; '
-                               'give them different loss_name values')
-            losses[name] = value
 
     def predict(self, inputs: Tensor,
                 data_samples: list[DataSample] | None = None) -> list[DataSample]:

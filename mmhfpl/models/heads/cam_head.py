@@ -21,6 +21,15 @@ def multi_hot_targets(data_samples: Sequence[DataSample], num_classes: int,
                         for sample in data_samples]).to(device)
 
 
+def add_losses(result: dict[str, Tensor], new: dict[str, Tensor], owner: str) -> None:
+    """Add the named terms ``new`` to ``result``, refusing a name that is already there."""
+    for name, value in new.items():
+        if name in result:
+            raise KeyError(f'two losses of {owner} return the key {name!r}; give them '
+                           'different loss_name values')
+        result[name] = value
+
+
 @MODELS.register_module()
 class CAMHead(BaseModule):
     """Stage-1 WSSS head with explicit class-score maps (seed 000 §3.2, Eq. 2-4).
@@ -79,11 +88,7 @@ class CAMHead(BaseModule):
         labels = self.targets(data_samples, scores.device)
         result: dict[str, Tensor] = {}
         for loss in self.losses:
-            for name, value in loss(scores, labels, images).items():
-                if name in result:
-                    raise KeyError(f'two losses of CAMHead return the key {name!r}; '
-                                   'give them different loss_name values')
-                result[name] = value
+            add_losses(result, loss(scores, labels, images), 'CAMHead')
         return result
 
     def predict(self, feats: Tensor | Sequence[Tensor],

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from mmhfpl.models.losses.spatial_bce_loss import PHASES, select_thresholds
 from mmhfpl.registry import MODELS
 
-from .cam_head import multi_hot_targets
+from .cam_head import add_losses, multi_hot_targets
 
 #: Data-sample field holding the target foreground fractions q = Q / (1 + Q) (C,) of an
 #: image; :class:`mmhfpl.engine.QUpdateHook` sets it before every training iteration.
@@ -130,14 +130,12 @@ class SpatialBCEHead(BaseModule):
             thresholds = select_thresholds(torch.sigmoid(logits), labels, q)
         else:
             thresholds = torch.sigmoid(threshold_maps.float().mean(dim=(2, 3)))
-        result = dict(self.loss_sbce(logits, labels, thresholds, self.phase))
-        result.update(self.loss_tnt(logits, labels, q))
+        result: dict[str, Tensor] = {}
+        add_losses(result, self.loss_sbce(logits, labels, thresholds, self.phase),
+                   'SpatialBCEHead')
+        add_losses(result, self.loss_tnt(logits, labels, q), 'SpatialBCEHead')
         for loss in self.losses:
-            for name, value in loss(logits, labels, images).items():
-                if name in result:
-                    raise KeyError(f'two losses of SpatialBCEHead return the key {name!r}; '
-                                   'give them different loss_name values')
-                result[name] = value
+            add_losses(result, loss(logits, labels, images), 'SpatialBCEHead')
         return result
 
     def predict(self, feats: Tensor | Sequence[Tensor],
