@@ -255,6 +255,70 @@ def test_tnt_kl_edge_cases_are_finite(batch):
     assert loss.item() == 0.0 and (x.grad == 0).all()
 
 
+def _reference_reverse_kl(logits, labels, q, eps=1e-6):
+    """KL(t || m) per positive pair from the plain means, averaged over the pairs."""
+    total, count = 0.0, 0
+    for b in range(labels.shape[0]):
+        for c in range(labels.shape[1]):
+            if labels[b, c]:
+                m = float(torch.sigmoid(logits[b, c]).mean())
+                t = min(max(float(q[b, c]), eps), 1 - eps)
+                total += t * math.log(t / m) + (1 - t) * math.log((1 - t) / (1 - m))
+                count += 1
+    return total / max(count, 1)
+
+
+def test_reverse_tnt_kl_matches_direct_formula_and_gradcheck(batch):
+    logits, labels, _ = batch
+    q = torch.rand(3, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    torch.testing.assert_close(tnt_kl_loss(logits, labels, q, direction='reverse'),
+                               torch.tensor(_reference_reverse_kl(logits, labels, q),
+                                            dtype=torch.float64))
+    assert float(tnt_kl_loss(logits, labels, q, direction='reverse')) != pytest.approx(
+        float(tnt_kl_loss(logits, labels, q)), rel=1e-3)
+    torch.testing.assert_close(
+        tnt_kl_loss(logits, labels, torch.sigmoid(logits).mean((2, 3)), direction='reverse'),
+        torch.tensor(0.0, dtype=torch.float64))
+    logits.requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda x: tnt_kl_loss(x, labels, q, direction='reverse'), (logits,))
+    loss = MODELS.build(dict(type='TNTProportionKLLoss', direction='reverse', loss_weight=2.0))
+    torch.testing.assert_close(loss(logits, labels, q)['loss_tnt'],
+                               2.0 * tnt_kl_loss(logits, labels, q, direction='reverse'))
+    with pytest.raises(ValueError, match='direction'):
+        TNTProportionKLLoss(direction='backward')
+    with pytest.raises(ValueError, match='direction'):
+        tnt_kl_loss(logits, labels, q, direction='sideways')
+
+
+def test_reverse_tnt_kl_resists_collapse_where_forward_does_not(batch):
+    """At an all-background map the forward KL is bounded by -log(1 - q) with a vanishing
+    gradient; the reverse KL is large and pushes the most confident pixel with about q."""
+    _, labels, _ = batch
+    q = torch.full((3, 4), 0.1, dtype=torch.float64)
+    x = torch.full((3, 4, 5, 6), -30.0, dtype=torch.float64)
+    x[:, :, 0, 0] = -20.0
+    x.requires_grad_(True)
+    forward = tnt_kl_loss(x, labels, q)
+    assert float(forward.detach()) == pytest.approx(-math.log(0.9), rel=1e-6)
+    forward.backward()
+    assert float(x.grad.abs().max()) < 1e-6
+    x.grad = None
+    reverse = tnt_kl_loss(x, labels, q, direction='reverse')
+    assert float(reverse.detach()) > 1.0 and torch.isfinite(reverse)
+    reverse.backward()
+    positive = labels.bool()
+    top = x.grad[..., 0, 0][positive] * positive.sum()  # undo the mean over the pairs
+    torch.testing.assert_close(top, torch.full_like(top, -0.1), rtol=1e-2, atol=0)
+    for scale in (200.0, -200.0):
+        for value in (0.0, 1.0):
+            xs = torch.full((3, 4, 5, 6), scale, dtype=torch.float64, requires_grad=True)
+            out = tnt_kl_loss(xs, labels, torch.full((3, 4), value, dtype=torch.float64),
+                              direction='reverse')
+            out.backward()
+            assert torch.isfinite(out) and torch.isfinite(xs.grad).all()
+
+
 def test_autocast_bfloat16_is_finite():
     gen = torch.Generator().manual_seed(4)
     conv = torch.nn.Conv2d(3, 5, 1)
