@@ -26,7 +26,12 @@ from mmhfpl.pseudo_labels import (
     tta_cams,
 )
 from mmhfpl.pseudo_labels import cam_generation as generation_module
-from mmhfpl.pseudo_labels.crf import CRFConfig
+from mmhfpl.pseudo_labels.crf import CRFConfig, dense_crf_labels
+from mmhfpl.pseudo_labels.make_labels import (
+    ADAPTIVE_CRF_KERNELS,
+    LABEL_CRF_GT_PROB,
+    class_scores,
+)
 
 
 class ImageEchoModel(torch.nn.Module):
@@ -135,15 +140,40 @@ def test_background_rules_by_hand():
     # alpha = 1: background = 1 - max = [[.1, .3, .8], [.8, 1, .4]].
     np.testing.assert_array_equal(record_to_label(record, BackgroundRule(alpha=1.0)),
                                   [[3, 15, 0], [0, 0, 3]])
-    # Eq. 9: margins p - t = class 3: [[.5, .1, -.3], [-.2, -.4, .2]],
+    # Eq. 9 on raw probabilities: margins p - t = class 3: [[.5, .1, -.3], [-.2, -.4, .2]],
     # class 15: [[-.3, .1, -.4], [-.5, -.6, -.1]]; ties (0.1 vs 0.1) go to the first class.
+    raw = BackgroundRule(adaptive=True, normalize=False)
+    np.testing.assert_array_equal(record_to_label(record, raw), [[3, 3, 0], [0, 0, 3]])
+    # Default: maps divided by their maxima (0.9, 0.7) first, as the authors' inference:
+    # class 3: [[.6, .156, -.289], [-.178, -.4, .267]],
+    # class 15: [[-.171, .4, -.314], [-.457, -.6, .114]].
     np.testing.assert_array_equal(record_to_label(record, BackgroundRule(adaptive=True)),
-                                  [[3, 3, 0], [0, 0, 3]])
+                                  [[3, 15, 0], [0, 0, 3]])
     with pytest.raises(ValueError, match='exactly one'):
         BackgroundRule(bg_threshold=0.3, alpha=2.0)
     no_thresholds = CAMRecord(cams=record.cams, labels=record.labels)
     with pytest.raises(ValueError, match='has none'):
         record_to_label(no_thresholds, BackgroundRule(adaptive=True))
+
+
+def test_adaptive_crf_refines_the_hard_eq9_labels_with_the_label_dcrf():
+    """Adaptive labels + dCRF = the label dCRF (confidence 0.7) of the hard Eq. 9 map."""
+    rng = np.random.default_rng(0)
+    image = np.zeros((12, 12, 3), np.uint8)
+    image[:, 6:] = 200
+    image = (image + rng.integers(0, 20, image.shape)).astype(np.uint8)
+    cams = rng.random((2, 12, 12)).astype(np.float32) * 0.5
+    cams[0, :, 6:] += 0.5
+    record = CAMRecord(cams=cams, labels=np.array([4, 9]),
+                       thresholds=np.array([0.6, 0.8], np.float32))
+    rule = BackgroundRule(adaptive=True)
+    crf = CRFConfig(**ADAPTIVE_CRF_KERNELS, scale_factor=2.0)
+    hard = class_scores(record, rule).argmax(axis=0)
+    expected = dense_crf_labels(image, hard, 3, gt_prob=LABEL_CRF_GT_PROB, gaussian_sxy=1.5,
+                                bilateral_sxy=20.0, bilateral_srgb=5.0)
+    refined = record_to_label(record, rule, image, crf)
+    np.testing.assert_array_equal(refined, np.array([0, 5, 10], np.uint8)[expected])
+    assert (refined != np.array([0, 5, 10], np.uint8)[hard]).any()  # the dCRF changed it
 
 
 def test_make_pseudo_labels_writes_palette_pngs_and_resumes(tmp_path):

@@ -80,13 +80,14 @@ def test_three_phases_update_q_and_resume_restores_it(tmp_path, toy_root):
     assert (work / 'q' / 'q_iter_6.npz').exists()
 
 
-@pytest.mark.parametrize('keep_missing', [True, False])
-def test_eq9_labels_of_the_update_match_the_q_it_stores(tmp_path, toy_root, keep_missing):
+@pytest.mark.parametrize('keep_missing,normalize', [(True, False), (False, True)])
+def test_eq9_labels_of_the_update_match_the_q_it_stores(tmp_path, toy_root, keep_missing,
+                                                         normalize):
     """One update by hand: Eq. 9 labels of the current network give exactly the new Q."""
     q_file = _gt_q_file(toy_root, str(tmp_path / 'q.npz'))
     initial = load_q_file(q_file, 6)
     runner, hook = _runner_and_hook(toy_root, tmp_path, q_file)
-    hook.keep_missing = keep_missing
+    hook.keep_missing, hook.normalize = keep_missing, normalize
     hook.update(runner)
     updated = load_q_file(tmp_path / 'q' / 'q_iter_2.npz', 6)
     assert runner.model.training, 'the update restores training mode'
@@ -97,7 +98,7 @@ def test_eq9_labels_of_the_update_match_the_q_it_stores(tmp_path, toy_root, keep
         info = dataset.get_data_info(index)
         sample_id = image_id(info['img_path'])
         record = tta_record(runner.model, dataset[index], 6, info['gt_label'])
-        label = record_to_label(record, BackgroundRule(adaptive=True))
+        label = record_to_label(record, BackgroundRule(adaptive=True, normalize=normalize))
         present = set(np.unique(label).tolist()) - {0}
         assert present <= {int(c) + 1 for c in info['gt_label']}
         expected = tnt_ratio(label, 6)
@@ -106,7 +107,7 @@ def test_eq9_labels_of_the_update_match_the_q_it_stores(tmp_path, toy_root, keep
                 expected[c] = initial[sample_id][c]
                 kept += 1
         np.testing.assert_array_equal(updated[sample_id], expected)
-    if keep_missing:
+    if keep_missing:  # raw probabilities of the untrained network miss some classes
         assert kept > 0, 'the untrained network misses some labelled classes'
 
 

@@ -19,6 +19,7 @@ from mmhfpl.pseudo_labels import BackgroundRule, make_pseudo_labels
 from mmhfpl.pseudo_labels.cam_generation import image_id
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split
+from mmhfpl.pseudo_labels.make_labels import ADAPTIVE_CRF_KERNELS
 from mmhfpl.utils import register_all_modules
 
 
@@ -35,7 +36,13 @@ def parse_args() -> argparse.Namespace:
     rule.add_argument('--alpha', type=float, help='background (1 - max CAM)^alpha')
     rule.add_argument('--adaptive', action='store_true',
                       help='per-class thresholds stored with the CAMs (Spatial-BCE)')
-    parser.add_argument('--crf', action='store_true', help='refine with a dense CRF')
+    parser.add_argument('--raw-probs', action='store_true',
+                        help='--adaptive: compare the thresholds with the raw probabilities '
+                             '(the training rule) instead of max-normalised ones (the authors\' '
+                             'inference)')
+    parser.add_argument('--crf', action='store_true',
+                        help='refine with a dense CRF (with --adaptive: the authors\' label dCRF '
+                             'of the hard labels)')
     parser.add_argument('--crf-iterations', type=int, default=CRFConfig.iterations)
     parser.add_argument('--crf-scale-factor', type=float, default=CRFConfig.scale_factor,
                         help='divide the dCRF spatial widths by this (4 for the 128 px toy set)')
@@ -55,10 +62,13 @@ def main() -> None:
     suffixes = {osp.splitext(info['img_path'])[1] for info in infos}
     if len(image_dirs) != 1 or len(suffixes) != 1:
         raise ValueError('the images of the split must share one directory and suffix')
-    crf = (CRFConfig(iterations=args.crf_iterations, scale_factor=args.crf_scale_factor)
-           if args.crf else None)
+    if args.raw_probs and not args.adaptive:
+        raise ValueError('--raw-probs applies to --adaptive only')
+    kernels = ADAPTIVE_CRF_KERNELS if args.adaptive else {}
+    crf = (CRFConfig(**kernels, iterations=args.crf_iterations,
+                     scale_factor=args.crf_scale_factor) if args.crf else None)
     rule = BackgroundRule(bg_threshold=args.bg_threshold, alpha=args.alpha,
-                          adaptive=args.adaptive)
+                          adaptive=args.adaptive, normalize=not args.raw_probs)
     counts = make_pseudo_labels(args.cams, [image_id(info['img_path']) for info in infos],
                                 args.out_dir, rule, image_dir=image_dirs.pop(),
                                 image_suffix=suffixes.pop(), crf=crf, num_workers=args.workers)

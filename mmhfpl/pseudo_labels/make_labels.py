@@ -7,10 +7,15 @@ Background is decided in one of three ways:
 * ``alpha=a``: background score (1 - max_c r_c)^a, AffinityNet/SEAM style;
 * ``adaptive=True``: the per-class thresholds t_c stored with the CAMs: a pixel takes
   argmax_c (p_c - t_c) over the labelled classes if that is > 0, else background
-  (seed 003 Eq. 9).
+  (seed 003 Eq. 9). As in the authors' inference, p_c is first divided by its maximum over
+  the image (``normalize=True``); ``normalize=False`` compares the raw probabilities, which
+  is exactly the decision rule the network was trained with.
 
 With ``crf`` set, the background and class scores (normalised per pixel) are refined by
-:func:`mmhfpl.pseudo_labels.crf.dense_crf` before the argmax. Labels are written as
+:func:`mmhfpl.pseudo_labels.crf.dense_crf` before the argmax. Adaptive labels are refined as
+the Spatial-BCE authors do: the hard Eq. 9 labels are the unary of
+:func:`mmhfpl.pseudo_labels.crf.dense_crf_labels` (confidence 0.7), with the kernels of
+``crf``; :data:`ADAPTIVE_CRF_KERNELS` holds the authors' bilateral kernel. Labels are written as
 VOC palette PNGs (0 background, c + 1 for class c) that mmseg datasets read directly.
 """
 
@@ -25,16 +30,27 @@ from PIL import Image
 from mmhfpl.datasets.label_io import save_label_png
 
 from .cam_io import CAMRecord, load_cam_file
-from .crf import CRFConfig, crf_map, dense_crf
+from .crf import CRFConfig, crf_map, dense_crf, dense_crf_labels
+
+#: Bilateral kernel of the Spatial-BCE authors' label dCRF (sxy 40, srgb 5); the Gaussian
+#: kernel (sxy 3, compat 3) and 10 iterations are the :class:`CRFConfig` defaults.
+ADAPTIVE_CRF_KERNELS = dict(bilateral_sxy=40.0, bilateral_srgb=5.0)
+#: Probability the label dCRF of adaptive labels gives the Eq. 9 label of a pixel.
+LABEL_CRF_GT_PROB = 0.7
 
 
 @dataclass(frozen=True)
 class BackgroundRule:
-    """How background competes with the CAMs (exactly one of the three is set)."""
+    """How background competes with the CAMs (exactly one of the three is set).
+
+    ``normalize`` applies to ``adaptive`` only: divide each class map by its maximum before
+    comparing it with the threshold (the authors' inference) instead of using it raw.
+    """
 
     bg_threshold: float | None = None
     alpha: float | None = None
     adaptive: bool = False
+    normalize: bool = True
 
     def __post_init__(self) -> None:
         chosen = (self.bg_threshold is not None) + (self.alpha is not None) + self.adaptive
@@ -48,7 +64,10 @@ def class_scores(record: CAMRecord, rule: BackgroundRule) -> np.ndarray:
     if rule.adaptive:
         if record.thresholds is None:
             raise ValueError('adaptive thresholds requested but the CAM file has none')
-        margins = cams - record.thresholds[:, None, None]
+        if rule.normalize:
+            peak = cams.max(axis=(1, 2), keepdims=True)
+            cams = cams / np.maximum(peak, np.finfo(cams.dtype).tiny)
+        margins = cams - record.thresholds[:, None, None].astype(cams.dtype)
         return np.concatenate([np.zeros((1, *cams.shape[1:]), cams.dtype), margins])
     if rule.alpha is not None:
         peak = cams.max(axis=0, keepdims=True) if len(cams) else np.zeros((1, *cams.shape[1:]))
@@ -68,16 +87,21 @@ def record_to_label(record: CAMRecord, rule: BackgroundRule, image: np.ndarray |
         if image.shape[:2] != record.image_size:
             raise ValueError(f'image size {image.shape[:2]} differs from the CAM size '
                              f'{record.image_size}')
-        probs = scores.clip(min=0) if not rule.adaptive else _margins_to_probs(scores)
-        scores = dense_crf(image, probs, **asdict(crf))
-    ids = np.concatenate([[0], record.labels + 1]).astype(np.uint8)
-    return ids[scores.argmax(axis=0)]
+        if rule.adaptive:
+            index = dense_crf_labels(
+                image, scores.argmax(axis=0), len(scores), gt_prob=LABEL_CRF_GT_PROB,
+                iterations=crf.iterations, gaussian_sxy=crf.gaussian_sxy / crf.scale_factor,
+                gaussian_compat=crf.gaussian_compat,
+                bilateral_sxy=crf.bilateral_sxy / crf.scale_factor,
+                bilateral_srgb=crf.bilateral_srgb, bilateral_compat=crf.bilateral_compat)
+            return _class_ids(record)[index]
+        scores = dense_crf(image, scores.clip(min=0), **asdict(crf))
+    return _class_ids(record)[scores.argmax(axis=0)]
 
 
-def _margins_to_probs(margins: np.ndarray) -> np.ndarray:
-    # Eq. 9 margins p - t lie in [-1, 1]; shift so the background (0) and every class
-    # keep their order and the CRF sees non-negative scores.
-    return margins + 1.0
+def _class_ids(record: CAMRecord) -> np.ndarray:
+    """Label ids of the score channels: 0 for background, then c + 1 per class."""
+    return np.concatenate([[0], record.labels + 1]).astype(np.uint8)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,11 @@ from mmhfpl.models.heads.spatial_bce_head import FG_FRACTION_KEY
 from mmhfpl.pseudo_labels.cam_generation import cam_tta_pipeline, image_id, tta_record
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split
-from mmhfpl.pseudo_labels.make_labels import BackgroundRule, record_to_label
+from mmhfpl.pseudo_labels.make_labels import (
+    ADAPTIVE_CRF_KERNELS,
+    BackgroundRule,
+    record_to_label,
+)
 from mmhfpl.pseudo_labels.tnt_ratio import fg_fraction, load_q_file, save_q_file, tnt_ratio
 from mmhfpl.registry import HOOKS
 
@@ -55,26 +59,32 @@ class QUpdateHook(Hook):
         interval: Iterations between Q updates (the phase length, 8k in the paper).
         scales: TTA scales of the labelling pass.
         flip: Whether the labelling pass adds flipped views.
-        crf: dCRF parameters (keyword arguments of :class:`CRFConfig`) to refine the labels
-            with, or None for Eq. 9 labels as they are.
+        crf: dCRF parameters (keyword arguments of :class:`CRFConfig` over the authors'
+            label-dCRF kernels ``ADAPTIVE_CRF_KERNELS``; ``dict()`` for their setting) to
+            refine the labels with, or None for Eq. 9 labels as they are.
         out_dir: Directory of the updated Q files (default ``<work_dir>/q``).
         keep_missing: Keep the previous Q of labelled classes the new labels miss.
+        normalize: Compare the thresholds with max-normalised probabilities (the authors'
+            labels) or, if False, with the raw ones (the training rule; with it, classes
+            are missed far more often, see ``keep_missing``).
     """
 
     priority = 'NORMAL'  # after_train_iter runs before CheckpointHook (VERY_LOW)
 
     def __init__(self, q_file: str, interval: int, scales: Sequence[float] = (1.0, ),
                  flip: bool = False, crf: dict | None = None,
-                 out_dir: str | None = None, keep_missing: bool = True) -> None:
+                 out_dir: str | None = None, keep_missing: bool = True,
+                 normalize: bool = True) -> None:
         if interval < 1:
             raise ValueError(f'interval must be positive, got {interval}')
         self.q_file = q_file
         self.interval = interval
         self.scales = tuple(scales)
         self.flip = flip
-        self.crf = CRFConfig(**crf) if crf is not None else None
+        self.crf = CRFConfig(**{**ADAPTIVE_CRF_KERNELS, **crf}) if crf is not None else None
         self.out_dir = out_dir
         self.keep_missing = keep_missing
+        self.normalize = normalize
         self.ratios: dict[str, np.ndarray] | None = None
         self._dataset = None
 
@@ -132,7 +142,7 @@ class QUpdateHook(Hook):
         was_training = model.training
         model.eval()
         local, kept = {}, 0
-        rule = BackgroundRule(adaptive=True)
+        rule = BackgroundRule(adaptive=True, normalize=self.normalize)
         for index in range(rank, len(self._dataset), world_size):
             info = self._dataset.get_data_info(index)
             views = self._dataset[index]
