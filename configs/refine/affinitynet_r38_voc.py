@@ -22,12 +22,10 @@
 # (`cam_dir=DIR` alone does not reach the pipelines). Train with tools/train.py; write the
 # refined labels with tools/refine_labels.py; tools/test.py scores them (J, F, J&F) on the
 # test split (VOC train, against its GT masks).
-_base_ = ['../_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/refine_voc.py']
 
 cam_dir = 'work_dirs/cams/seam_voc_train_aug'
 seed_cache_dir = 'work_dirs/seeds/affinitynet_seam_voc_train_aug'  # one per CAM dir
-data_root = 'data/VOCdevkit/VOC2012'
-dataset_type = 'VOCWSSSDataset'
 pretrained = 'checkpoints/resnet38d_ilsvrc.pth'
 crop_size = 448
 stride = 8
@@ -78,26 +76,8 @@ test_pipeline = [
     dict(type='mmseg.LoadAnnotations'),
     dict(type='PackAffinityInputs'),
 ]
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=8,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size=1,  # the random walk of an image sees it padded to the stride only
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='ImageSets/Segmentation/train.txt',
-                 data_prefix=dict(seg_map_path='SegmentationClass'), test_mode=True,
-                 pipeline=test_pipeline),
-)
-test_evaluator = dict(type='ContourFMetric')
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -109,10 +89,6 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8)
-val_cfg = None
-val_dataloader = None
-val_evaluator = None
-test_cfg = dict(type='TestLoop')
 auto_scale_lr = dict(base_batch_size=8, enable=False)
 
 default_hooks = dict(

@@ -22,13 +22,11 @@
 #                 train_dataloader.dataset.pipeline.1.cam_dir=DIR \
 #                 train_dataloader.dataset.pipeline.2.cache_dir=SEED_CACHE_DIR \
 #                 test_dataloader.dataset.pipeline.1.cam_dir=DIR
-_base_ = ['../_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/refine_toy.py']
 
 cam_dir = 'work_dirs/cam_r18_toy/cams_train'
 cam_checkpoint = 'work_dirs/cam_r18_toy/iter_300.pth'
 seed_cache_dir = 'work_dirs/cam_r18_toy/seeds_irn'  # one per CAM dir
-data_root = 'data/toy_voc'
-dataset_type = 'ToyVOCDataset'
 crop_size = 112
 stride = 4
 radius = 5
@@ -85,25 +83,8 @@ test_pipeline = [
     dict(type='mmseg.LoadAnnotations'),
     dict(type='PackAffinityInputs'),
 ]
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='ImageSets/Segmentation/train.txt', pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='ImageSets/Segmentation/train.txt', test_mode=True,
-                 pipeline=test_pipeline),
-)
-test_evaluator = dict(type='ContourFMetric')
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -112,7 +93,3 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=0,
                         end=max_iters)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-val_cfg = None
-val_dataloader = None
-val_evaluator = None
-test_cfg = dict(type='TestLoop')
