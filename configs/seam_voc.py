@@ -55,15 +55,15 @@ model = dict(
 )
 
 # SEAM's augmentation: long side U(448, 768) (bicubic), flip, colour jitter, random 448 crop
-# padded with the mean colour (SEAM pads the normalised image with zeros; BGR here).
-# SEAM also jitters hue by up to 0.1; mmcv 2.1's adjust_hue fails on negative factors under
-# numpy 2 (uint8 overflow), so hue is not jittered here.
+# padded with the mean colour (SEAM pads the normalised image with zeros; BGR here). The
+# colour jitter is torchvision's (0.3, 0.3, 0.3, hue 0.1) as in SEAM; mmhfpl's ColorJitter
+# is mmpretrain's with a hue step that works under numpy 2.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomResize', scale=(768, 768), ratio_range=(448 / 768, 1.0), keep_ratio=True,
          interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='mmpretrain.ColorJitter', brightness=0.3, contrast=0.3, saturation=0.3),
+    dict(type='ColorJitter', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1),
     dict(type='mmpretrain.RandomCrop', crop_size=crop_size, pad_if_needed=True,
          pad_val=(104, 116, 124)),
     dict(type='mmpretrain.PackInputs'),

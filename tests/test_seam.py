@@ -356,6 +356,8 @@ def test_real_configs_hold_the_paper_settings(config):
     assert train.batch_size == 8 and train.drop_last
     crop = next(t for t in train.dataset.pipeline if t.type == 'mmpretrain.RandomCrop')
     assert crop.crop_size == 448
+    jitter = next(t for t in train.dataset.pipeline if t.type.endswith('ColorJitter'))
+    assert (jitter.type, jitter.brightness, jitter.hue) == ('ColorJitter', 0.3, 0.1)
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == ('SGD', 0.01, 5e-4)
     assert {k: v.lr_mult for k, v in cfg.optim_wrapper.paramwise_cfg.custom_keys.items()} == {

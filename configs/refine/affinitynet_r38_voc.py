@@ -3,10 +3,9 @@
 # SEAM infer_aff.py:
 #   - seeds: AlphaSeedLabels with background powers 4 / 24 and the AffinityNet dCRF
 #     (SEAM + ISL: alpha_low=1, seed 000 §5.1);
-#   - colour jitter (brightness, contrast, saturation 0.3; PSA's hue jitter 0.1 is left out
-#     because mmcv 2.1's adjust_hue fails under numpy 2 on negative shifts), random 448
-#     crop (padded with the mean colour and ignore), horizontal flip; pair labels within
-#     radius 5 on the stride-8 grid;
+#   - colour jitter (brightness, contrast, saturation 0.3, hue 0.1), random 448 crop
+#     (padded with the mean colour and ignore), horizontal flip; pair labels within radius 5
+#     on the stride-8 grid;
 #   - features of conv4 / conv5 / conv6 -> 64 / 128 / 256 -> 448; ImageNet ResNet38d with
 #     conv1a and b2 frozen and every BatchNorm fixed;
 #   - SGD, batch 8, 8 epochs, lr 0.1 with poly decay (power 0.9), weight decay 5e-4, 10x lr
@@ -63,7 +62,7 @@ train_pipeline = [
     dict(type='LoadCAMFromFile', cam_dir=cam_dir),
     dict(type='AlphaSeedLabels', alpha_low=4, alpha_high=24, crf=True,
          cache_dir=seed_cache_dir),
-    dict(type='mmpretrain.ColorJitter', brightness=0.3, contrast=0.3, saturation=0.3),
+    dict(type='ColorJitter', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1),
     dict(type='mmseg.RandomCrop', crop_size=(crop_size, crop_size)),
     dict(type='Pad', size=(crop_size, crop_size), pad_val=dict(img=mean_bgr, seg=255)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
