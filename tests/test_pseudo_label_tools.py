@@ -4,11 +4,17 @@ import json
 import os
 import sys
 
+import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmhfpl.datasets.label_io import load_label_png
+from mmhfpl.pseudo_labels import cam_tta_pipeline, load_cam_file, tta_record
+from mmhfpl.pseudo_labels.dataset_access import build_split
+from mmhfpl.registry import MODELS
 
 from .conftest import REPO, run_tool, tiny_options
 from .test_tools import _free_port
@@ -58,3 +64,35 @@ def test_cam_generation_on_two_ranks_then_labels_and_evaluation(tmp_path, toy_ro
     out = run_tool([sys.executable, 'tools/eval_pseudo_labels.py', CAM_CONFIG, '--labels',
                     str(labels), *options])
     assert '8 images, 7 classes' in out.stdout
+
+
+def test_cam_key_saves_seams_cam_before_the_pcm(tmp_path, toy_root):
+    """--cam-key cam_cls writes SEAM's pre-PCM CAM; an unknown key fails naming the key."""
+    config = str(REPO / 'configs/seam/seam_r18_toy.py')
+    cfg = Config.fromfile(config)
+    with DefaultScope.overwrite_default_scope('mmhfpl'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model).eval()
+    checkpoint = tmp_path / 'seam.pth'
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    options = ['--scales', '1.0', '--no-flip', '--cfg-options',
+               f'test_dataloader.dataset.data_root={toy_root}']
+    for key in ('cam', 'cam_cls'):
+        run_tool([sys.executable, 'tools/generate_cams.py', config, str(checkpoint),
+                  '--out-dir', str(tmp_path / key), '--cam-key', key, *options])
+    cfg.merge_from_dict({'test_dataloader.dataset.data_root': toy_root})
+    dataset = build_split(cfg, None, cam_tta_pipeline((1.0, ), False))
+    checked = 0
+    for index in range(len(dataset)):
+        name = os.path.basename(dataset.get_data_info(index)['img_path'])[:-4] + '.npz'
+        cam, cam_cls = (load_cam_file(tmp_path / key / name) for key in ('cam', 'cam_cls'))
+        if len(cam.labels) == 0:
+            continue
+        expected = tta_record(model, dataset[index], 6, cam.labels, 'cam_cls')
+        np.testing.assert_allclose(cam_cls.cams, expected.cams, atol=1e-3)
+        assert not np.allclose(cam.cams, cam_cls.cams, atol=1e-3)
+        checked += 1
+    assert checked > 0
+    with pytest.raises(AssertionError, match="sets no 'cam_pcm' field"):
+        run_tool([sys.executable, 'tools/generate_cams.py', config, str(checkpoint),
+                  '--out-dir', str(tmp_path / 'bad'), '--cam-key', 'cam_pcm', *options])

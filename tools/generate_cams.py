@@ -7,7 +7,8 @@ Examples:
         --launcher pytorch
 
 Writes ``<out-dir>/<id>.npz`` (format: mmhfpl/pseudo_labels/cam_io.py). Re-running skips
-images whose file exists, so a killed run resumes.
+images whose file exists, so a killed run resumes. ``--cam-key`` picks another prediction
+field than ``cam``, e.g. ``cam_cls`` for SEAM's CAM before the pixel correlation module.
 """
 
 import argparse
@@ -31,6 +32,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--ann-file', help='image list (default: the test split of the config)')
     parser.add_argument('--scales', type=float, nargs='+', default=list(DEFAULT_SCALES))
     parser.add_argument('--no-flip', action='store_true', help='no horizontal-flip TTA')
+    parser.add_argument('--cam-key', default='cam',
+                        help='prediction field to save (e.g. cam_cls: SEAM\'s CAM before the '
+                             'PCM)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -54,7 +58,8 @@ def main() -> None:
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     dataset = build_split(cfg, args.ann_file, cam_tta_pipeline(args.scales, not args.no_flip))
-    counts = generate_cams(model, dataset, args.out_dir, model.head.num_classes)
+    counts = generate_cams(model, dataset, args.out_dir, model.head.num_classes,
+                           cam_key=args.cam_key)
     print(f'\nCAMs in {args.out_dir}: {counts["written"]} written, '
           f'{counts["skipped"]} already present (this rank)')
 
