@@ -120,9 +120,7 @@ class SEAM(CAMClassifier):
         scores, revised = self.forward_branch(inputs)
         scores_t, revised_t = self.forward_branch(scaled_inputs)
 
-        losses: dict[str, Tensor] = {}
-        for loss in self.head.losses:
-            add_losses(losses, loss(scores, labels, inputs), 'SEAM')
+        losses = self.head.losses_from_scores(scores, labels, inputs, owner='SEAM')
         add_losses(losses, self.scaled_cls_loss(scores_t, labels, scaled_inputs), 'SEAM')
 
         size, size_t = inputs.shape[-2:], scaled_inputs.shape[-2:]

@@ -85,10 +85,18 @@ class CAMHead(BaseModule):
              images: Tensor | None = None) -> dict[str, Tensor]:
         """Sum of the configured losses; ``images`` are the preprocessed inputs."""
         scores = self(feats)
-        labels = self.targets(data_samples, scores.device)
+        return self.losses_from_scores(scores, self.targets(data_samples, scores.device), images)
+
+    def losses_from_scores(self, scores: Tensor, labels: Tensor, images: Tensor | None = None,
+                           owner: str = 'CAMHead') -> dict[str, Tensor]:
+        """The configured losses of given class-score maps (B, C, h, w) and labels (B, C).
+
+        For models that compute the maps themselves (e.g. SEAM's siamese branches);
+        ``owner`` names the model in the error on duplicate loss names.
+        """
         result: dict[str, Tensor] = {}
         for loss in self.losses:
-            add_losses(result, loss(scores, labels, images), 'CAMHead')
+            add_losses(result, loss(scores, labels, images), owner)
         return result
 
     def predict(self, feats: Tensor | Sequence[Tensor],
