@@ -186,5 +186,6 @@ def test_real_scale_configs_train_two_iterations_on_tiny_inputs(tmp_path, toy_ro
     assert head.phase == 'threshold', 'the second iteration ran the threshold sub-phase'
     assert head.conv_threshold.weight.shape == (20, 4096, 1, 1)
     assert len(head.losses) == (2 if 'hfpl' in config else 0)
+    assert head.loss_tnt.direction == 'forward', 'the paper setting keeps the authors\' KL'
     lrs = {group['lr'] for group in runner.optim_wrapper.optimizer.param_groups}
     assert max(lrs) == pytest.approx(10 * min(lrs)), 'new layers learn 10x faster'
