@@ -88,3 +88,15 @@ def test_launcher_without_gpu_rejects_slurm():
     cfg = Config.fromfile(TOY_CONFIG)
     with pytest.raises(ValueError, match='needs GPUs'):
         prepare_launcher(cfg, 'slurm')
+
+
+def test_close_launcher_destroys_the_process_group(tmp_path):
+    import torch.distributed as dist
+
+    from mmhfpl.utils import close_launcher
+    close_launcher()  # no group: nothing to do
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+                            world_size=1)
+    assert dist.is_initialized()
+    close_launcher()
+    assert not dist.is_initialized()

@@ -21,7 +21,7 @@ from mmengine.runner import load_checkpoint
 from mmhfpl.pseudo_labels import DEFAULT_SCALES, cam_tta_pipeline, generate_cams
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.registry import MODELS
-from mmhfpl.utils import prepare_launcher, register_all_modules
+from mmhfpl.utils import close_launcher, prepare_launcher, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,6 +62,7 @@ def main() -> None:
                            cam_key=args.cam_key)
     print(f'\nCAMs in {args.out_dir}: {counts["written"]} written, '
           f'{counts["skipped"]} already present (this rank)')
+    close_launcher()
 
 
 if __name__ == '__main__':

@@ -13,7 +13,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmhfpl.utils import prepare_launcher, register_all_modules
+from mmhfpl.utils import close_launcher, prepare_launcher, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,6 +52,7 @@ def main() -> None:
     if args.out and runner.rank == 0:
         from mmengine.fileio import dump
         dump(metrics, args.out)
+    close_launcher()
 
 
 if __name__ == '__main__':

@@ -13,7 +13,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmhfpl.utils import prepare_launcher, register_all_modules
+from mmhfpl.utils import close_launcher, prepare_launcher, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,6 +70,7 @@ def main() -> None:
     prepare_launcher(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    close_launcher()
 
 
 if __name__ == '__main__':

@@ -32,3 +32,15 @@ def prepare_launcher(cfg: Config, launcher: str) -> None:
         if 'timeout' in kwargs:
             kwargs['timeout'] = timedelta(seconds=kwargs['timeout'])
         torch_dist.init_process_group(backend='gloo', **kwargs)
+
+
+def close_launcher() -> None:
+    """End a launched tool: wait for every rank, then destroy the process group.
+
+    Left to interpreter shutdown, the gloo group's threads can be torn down while still
+    joinable and abort a rank ("terminate called without an active exception") after its
+    work is done, which fails the whole launch. Without a process group nothing happens.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
