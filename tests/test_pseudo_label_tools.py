@@ -96,3 +96,10 @@ def test_cam_key_saves_seams_cam_before_the_pcm(tmp_path, toy_root):
     with pytest.raises(AssertionError, match="sets no 'cam_pcm' field"):
         run_tool([sys.executable, 'tools/generate_cams.py', config, str(checkpoint),
                   '--out-dir', str(tmp_path / 'bad'), '--cam-key', 'cam_pcm', *options])
+
+
+def test_raw_probs_needs_the_adaptive_rule(tmp_path):
+    with pytest.raises(AssertionError, match='--raw-probs applies to --adaptive only'):
+        run_tool([sys.executable, 'tools/make_pseudo_labels.py', CAM_CONFIG, '--cams',
+                  str(tmp_path), '--out-dir', str(tmp_path / 'out'), '--bg-threshold', '0.3',
+                  '--raw-probs'])

@@ -47,7 +47,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--crf-scale-factor', type=float, default=CRFConfig.scale_factor,
                         help='divide the dCRF spatial widths by this (4 for the 128 px toy set)')
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.raw_probs and not args.adaptive:
+        parser.error('--raw-probs applies to --adaptive only')
+    return args
 
 
 def main() -> None:
@@ -62,8 +65,6 @@ def main() -> None:
     suffixes = {osp.splitext(info['img_path'])[1] for info in infos}
     if len(image_dirs) != 1 or len(suffixes) != 1:
         raise ValueError('the images of the split must share one directory and suffix')
-    if args.raw_probs and not args.adaptive:
-        raise ValueError('--raw-probs applies to --adaptive only')
     kernels = ADAPTIVE_CRF_KERNELS if args.adaptive else {}
     crf = (CRFConfig(**kernels, iterations=args.crf_iterations,
                      scale_factor=args.crf_scale_factor) if args.crf else None)
