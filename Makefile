@@ -1,14 +1,15 @@
 # mmhfpl developer commands. `make test` and `make demo` set everything up first.
+# VENV and MMHFPL_CACHE may be relative, absolute or contain spaces.
 PYTHON ?= python3.11
 VENV ?= .venv
-PY := $(VENV)/bin/python
+PY = "$(VENV)/bin/python"
 TOY_ROOT ?= data/toy_voc
 DEMO_DIR ?= work_dirs/pipeline
 
 .PHONY: setup lint test demo clean
 
 setup:
-	@VENV=$(VENV) PYTHON=$(PYTHON) bash tools/setup_env.sh
+	@VENV="$(VENV)" PYTHON="$(PYTHON)" bash tools/setup_env.sh
 
 lint: setup
 	$(PY) -m ruff check .
@@ -18,7 +19,7 @@ test: setup
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) tools/run_pipeline.py --work-dir $(DEMO_DIR) --data-root $(TOY_ROOT)
+	$(PY) tools/run_pipeline.py --work-dir "$(DEMO_DIR)" --data-root "$(TOY_ROOT)"
 
 clean:
-	rm -rf $(VENV) work_dirs .pytest_cache .ruff_cache
+	rm -rf "$(VENV)" work_dirs .pytest_cache .ruff_cache

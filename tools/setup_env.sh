@@ -9,9 +9,12 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${VENV:-$ROOT/.venv}"
+# Every path is made absolute here, once: later steps `cd` (the mmcv build runs inside
+# the unpacked sdist), and a relative VENV or cache would then point nowhere.
+abspath() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+VENV="$(abspath "${VENV:-$ROOT/.venv}")"
 PYTHON="${PYTHON:-python3.11}"
-CACHE="${MMHFPL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmhfpl}"
+CACHE="$(abspath "${MMHFPL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmhfpl}")"
 WHEELS="$CACHE/wheels"
 MMCV_VERSION="2.1.0"
 STAMP="$VENV/.mmhfpl-setup-stamp"
@@ -22,7 +25,7 @@ step() { STEP="$1"; echo "[setup] $1"; }
 
 # A stamp holding a hash of everything that defines the environment lets a
 # second `make setup` return at once when nothing changed.
-hash_inputs() { cat "$ROOT/pyproject.toml" "$ROOT/tools/setup_env.sh" | sha256sum | cut -d' ' -f1; }
+hash_inputs() { { cat "$ROOT/pyproject.toml" "$ROOT/tools/setup_env.sh"; echo "cuda=${MMHFPL_MMCV_CUDA:-0}"; } | sha256sum | cut -d' ' -f1; }
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(hash_inputs)" ]]; then
   echo "[setup] environment in $VENV is up to date"
   exit 0
@@ -41,9 +44,16 @@ step "install build tools (pip, setuptools>=77.0.3,<82, wheel, ninja)"
 step "install torch 2.14.1 and torchvision 0.29.1"
 "${PIP[@]}" install -q torch==2.14.1 torchvision==0.29.1
 
+# MMHFPL_MMCV_CUDA=1 builds mmcv's CUDA ops (FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST and CUDA_HOME
+# from the environment) and caches that wheel apart from the CPU one.
+if [[ "${MMHFPL_MMCV_CUDA:-0}" == 1 ]]; then
+  WHEELS="$CACHE/wheels-cuda"; FORCE_CUDA_FLAG=1; OPS="CUDA and CPU ops"
+else
+  FORCE_CUDA_FLAG=0; OPS="CPU ops"
+fi
 mkdir -p "$WHEELS"
 if ! ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
-  step "build mmcv $MMCV_VERSION wheel with CPU ops (about 11 min on 2 cores; cached in $WHEELS)"
+  step "build mmcv $MMCV_VERSION wheel with $OPS (about 11 min on 2 cores; cached in $WHEELS)"
   BUILD="$(mktemp -d)"
   "${PIP[@]}" download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$BUILD"
   tar -xzf "$BUILD"/mmcv-"$MMCV_VERSION".tar.gz -C "$BUILD"
@@ -51,8 +61,9 @@ if ! ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
   sed -i 's/-std=c++17/-std=c++20/g' "$BUILD/mmcv-$MMCV_VERSION/setup.py"
   grep -q -- '-std=c++20' "$BUILD/mmcv-$MMCV_VERSION/setup.py"
   LOG="$CACHE/mmcv-build.log"
-  if ! (cd "$BUILD/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-2}" \
-        "${PIP[@]}" wheel --no-build-isolation --no-deps . -w "$BUILD/dist") >"$LOG" 2>&1; then
+  if ! (cd "$BUILD/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 FORCE_CUDA="$FORCE_CUDA_FLAG" \
+        MAX_JOBS="${MAX_JOBS:-2}" "${PIP[@]}" wheel --no-build-isolation --no-deps . \
+        -w "$BUILD/dist") >"$LOG" 2>&1; then
     tail -n 40 "$LOG" >&2
     echo "[setup] mmcv build failed; full log: $LOG" >&2
     false
