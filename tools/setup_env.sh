@@ -26,6 +26,8 @@ step() { STEP="$1"; echo "[setup] $1"; }
 # A stamp holding a hash of everything that defines the environment lets a
 # second `make setup` return at once when nothing changed.
 hash_inputs() { { cat "$ROOT/pyproject.toml" "$ROOT/tools/setup_env.sh"; echo "cuda=${MMHFPL_MMCV_CUDA:-0}"; } | sha256sum | cut -d' ' -f1; }
+# `tools/setup_env.sh --inputs-hash` prints that hash (.ci/run keys its cold-setup guard on it).
+if [[ "${1:-}" == "--inputs-hash" ]]; then hash_inputs; exit 0; fi
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(hash_inputs)" ]]; then
   echo "[setup] environment in $VENV is up to date"
   exit 0

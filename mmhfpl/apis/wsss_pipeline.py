@@ -47,13 +47,13 @@ from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split, id_gt_pairs
 from mmhfpl.pseudo_labels.make_labels import record_to_label
 from mmhfpl.registry import MODELS
+from mmhfpl.utils import get_config_path
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-VARIANTS = {'baseline': 'configs/cam/cam_r18_toy.py',
-            '+ISL/FSL': 'configs/cam/cam_hfpl_r18_toy.py'}
-DEEPLAB_CONFIG = 'configs/deeplab/deeplabv3plus_r18_toy_pseudo.py'
-REFINE_CONFIGS = {'affinitynet': 'configs/refine/affinitynet_r18_toy.py',
-                  'irn': 'configs/refine/irn_r18_toy.py'}
+VARIANTS = {'baseline': 'cam/cam_r18_toy.py',
+            '+ISL/FSL': 'cam/cam_hfpl_r18_toy.py'}
+DEEPLAB_CONFIG = 'deeplab/deeplabv3plus_r18_toy_pseudo.py'
+REFINE_CONFIGS = {'affinitynet': 'refine/affinitynet_r18_toy.py',
+                  'irn': 'refine/irn_r18_toy.py'}
 REFINE_NAMES = {'affinitynet': 'AffinityNet', 'irn': 'IRN'}
 BG_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 # SEAM's dCRF widths (Gaussian sxy 3, bilateral sxy 80) are meant for ~500-pixel VOC images;
@@ -110,7 +110,7 @@ def _log(message: str) -> None:
 
 
 def _config(path: str, settings: PipelineSettings, work_dir: str) -> Config:
-    cfg = Config.fromfile(osp.join(REPO, path))
+    cfg = Config.fromfile(get_config_path(path))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(loader) is not None:
             cfg[loader].dataset.data_root = settings.data_root

@@ -2,7 +2,9 @@
 
 from .checkpoint_compat import allow_mmengine_checkpoints, checkpoint_safe_globals
 from .dist import close_launcher, prepare_launcher
+from .mim import get_config_path, register_mim_package
 from .setup_env import register_all_modules
 
 __all__ = ['allow_mmengine_checkpoints', 'checkpoint_safe_globals', 'close_launcher',
-           'prepare_launcher', 'register_all_modules']
+           'get_config_path', 'prepare_launcher', 'register_all_modules',
+           'register_mim_package']
