@@ -21,20 +21,53 @@ def batch():
     return scores, labels, rgb, images
 
 
-def test_rgb_images_undo_normalisation(batch):
+def authors_max_norm(scores: torch.Tensor, e: float = 1e-5) -> torch.Tensor:
+    """The authors' ``max_norm`` (train_cam_voc.py), map by map: ReLU, then min-max."""
+    out = torch.zeros_like(scores)
+    for b in range(scores.shape[0]):
+        for c in range(scores.shape[1]):
+            p = scores[b, c].clamp(min=0)
+            out[b, c] = (p - p.min() - e).clamp(min=0) / (p.max() - p.min() + e)
+    return out
+
+
+def test_rgb_images_undo_normalisation_and_resize_as_the_authors(batch):
     _, _, rgb, images = batch
     module = FeatureSimilarityLoss()
     torch.testing.assert_close(module.rgb_images(images, (12, 14)), rgb)
+    # train_cam_voc.py: F.interpolate(img, (h, w), mode='bilinear', align_corners=True),
+    # then the normalisation undone (both linear, so the order does not matter).
     small = module.rgb_images(images, (6, 7))
     torch.testing.assert_close(small, F.interpolate(rgb, size=(6, 7), mode='bilinear',
-                                                    antialias=True, align_corners=False))
+                                                    align_corners=True))
+    smooth = FeatureSimilarityLoss(align_corners=False, antialias=True).rgb_images(
+        images, (6, 7))
+    torch.testing.assert_close(smooth, F.interpolate(rgb, size=(6, 7), mode='bilinear',
+                                                     antialias=True, align_corners=False))
+    assert (smooth - small).abs().max() > 0.01
+
+
+def test_r_gating_is_the_authors_min_max_by_default_and_eq4_on_request(batch):
+    scores, labels, _, _ = batch
+    shifted = scores + 3.0  # every map's minimum is above 0: min-max and Eq. 4 differ
+    default = FeatureSimilarityLoss().gating_maps(shifted, labels)
+    torch.testing.assert_close(default, authors_max_norm(shifted) * labels[..., None, None])
+    eq4 = FeatureSimilarityLoss(normalize='max').gating_maps(shifted, labels)
+    torch.testing.assert_close(eq4, max_normalize(shifted) * labels[..., None, None])
+    assert (default - eq4).abs().max() > 0.1
+    # Where a map reaches 0 (the usual case after the ReLU) the two agree up to eps.
+    torch.testing.assert_close(FeatureSimilarityLoss().gating_maps(scores, labels),
+                               FeatureSimilarityLoss(normalize='max').gating_maps(
+                                   scores, labels), atol=2e-5, rtol=0)
+    with pytest.raises(ValueError, match='normalize'):
+        FeatureSimilarityLoss(normalize='softmax')
 
 
 @pytest.mark.parametrize('gating', ['r', 'b', 's'])
 def test_value_is_the_core_on_masked_gating_maps(batch, gating):
     scores, labels, rgb, images = batch
     module = FeatureSimilarityLoss(gating=gating, loss_weight=0.5)
-    maps = {'r': max_normalize, 'b': torch.sigmoid, 's': lambda s: s}[gating](scores)
+    maps = {'r': authors_max_norm, 'b': torch.sigmoid, 's': lambda s: s}[gating](scores)
     maps = maps * labels[..., None, None]
     expected = feature_similarity_loss(maps, module.rgb_images(images, (6, 7)))
     torch.testing.assert_close(module(scores, labels, images)['loss_fsl'], 0.5 * expected)
@@ -52,7 +85,7 @@ def test_absent_classes_get_no_gradient(batch):
 def test_background_map_and_multinomial_gating(batch):
     scores, labels, _, _ = batch
     with_bg = FeatureSimilarityLoss(with_background=True).gating_maps(scores, labels)
-    r = max_normalize(scores) * labels[..., None, None]
+    r = authors_max_norm(scores) * labels[..., None, None]
     assert with_bg.shape == (2, 4, 6, 7)
     torch.testing.assert_close(with_bg[:, 3], 1 - r.amax(dim=1))
     multi = FeatureSimilarityLoss(gating='multinomial').gating_maps(scores, labels)
@@ -66,7 +99,7 @@ def test_upsampling_factor(batch):
     scores, labels, _, images = batch
     module = FeatureSimilarityLoss(upsample=2)
     up = F.interpolate(scores, scale_factor=2, mode='bilinear', align_corners=False)
-    maps = max_normalize(up) * labels[..., None, None]
+    maps = authors_max_norm(up) * labels[..., None, None]
     expected = feature_similarity_loss(maps, module.rgb_images(images, (12, 14)))
     torch.testing.assert_close(module(scores, labels, images)['loss_fsl'], expected)
 

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.registry import DefaultScope
 from mmseg.evaluation import IoUMetric
 from PIL import Image
@@ -15,6 +16,7 @@ from mmhfpl.pseudo_labels import (
     BackgroundRule,
     CAMRecord,
     JFAccumulator,
+    cam_fusion_of,
     cam_tta_pipeline,
     evaluate_cams,
     evaluate_label_dir,
@@ -23,7 +25,7 @@ from mmhfpl.pseudo_labels import (
     make_pseudo_labels,
     record_to_label,
     save_cam_file,
-    tta_cams,
+    tta_record,
 )
 from mmhfpl.pseudo_labels import cam_generation as generation_module
 from mmhfpl.pseudo_labels.crf import CRFConfig, dense_crf_labels
@@ -78,15 +80,75 @@ def toy_tta_dataset(toy_root):
 def test_tta_views_are_unflipped_resized_rectified_and_summed(toy_tta_dataset):
     views = toy_tta_dataset[0]
     assert len(views['inputs']) == 4
-    total = tta_cams(ImageEchoModel(), views, num_classes=6)
+    model = ImageEchoModel()
+    assert cam_fusion_of(model) == 'irn'
+    record = tta_record(model, views, num_classes=6, labels=np.arange(6))
     image = views['inputs'][0].float()  # the unflipped full-scale view (BGR, as loaded)
     full = (image[[0, 1, 2, 0, 1, 2]] / 255.0 - 0.25).clamp(min=0).numpy()
-    assert total.shape == (6, *image.shape[1:])
-    # Two full-scale views (one flipped back) give exactly 2x the echo; the half-scale views
-    # add a blurred copy of it, which an un-flip error would mirror.
-    half = total - 2 * full
-    assert np.abs(half - 2 * full).mean() < 0.05
-    assert np.abs(half - 2 * full[..., ::-1]).mean() > 2 * np.abs(half - 2 * full).mean()
+    assert record.cams.shape == (6, *image.shape[1:])
+    # Two full-scale views (one flipped back) give exactly 2x the rectified echo, the
+    # half-scale views a blurred copy of it (which an un-flip error would mirror); IRN's
+    # make_cam then divides by the maximum.
+    expected = full / (full.reshape(6, -1).max(1)[:, None, None] + 1e-5)
+    error = np.abs(record.cams - expected).mean()
+    assert error < 0.02
+    assert np.abs(record.cams - expected[..., ::-1]).mean() > 2 * error
+
+
+class LogitEchoModel(torch.nn.Module):
+    """A Spatial-BCE stand-in: logits and thresholds from the pooled view (stride 4)."""
+
+    cam_fusion = 'spatial_bce'
+
+    def test_step(self, batch):
+        out = []
+        for inputs, sample in zip(batch['inputs'], batch['data_samples'], strict=True):
+            feat = F.avg_pool2d(inputs.float()[None], 4)[0] / 255.0  # (3, h / 4, w / 4)
+            sample.set_field((feat - 0.45) * 8, 'cam')
+            sample.set_field(torch.sigmoid(feat.mean(dim=(1, 2)) * 3 - 1.2), 'thresholds')
+            out.append(sample)
+        return out
+
+
+def authors_eq9_labels(model, views, labels) -> np.ndarray:
+    """Spatial-BCE's make_cam.py + transnpy + make_crf.py's argmax, step by step."""
+    ori = tuple(views['data_samples'][0].ori_shape)
+    cam_list, threshold_logits = [], []
+    for view, sample in zip(views['inputs'], views['data_samples'], strict=True):
+        out = model.test_step(dict(inputs=[view], data_samples=[sample]))[0]
+        cam = F.interpolate(out.cam[None], ori, mode='bilinear', align_corners=False)[0]
+        cam_list.append(cam.flip(-1) if sample.flip else cam)
+        threshold_logits.append(torch.logit(out.thresholds.double()))
+    prob = torch.sigmoid(torch.stack(cam_list).mean(dim=0)).numpy()
+    mask = np.zeros(len(prob))
+    mask[labels] = 1
+    prob = prob * mask[:, None, None]
+    prob[prob < prob.max(axis=0)] = 0
+    norm = prob / (prob.max(axis=(1, 2), keepdims=True) + 1e-8)
+    threshold = torch.sigmoid(torch.stack(threshold_logits).mean(dim=0)).numpy()
+    scores = [np.zeros(ori)] + [np.where(norm[c] > threshold[c], norm[c] - threshold[c], -1)
+                                for c in labels]
+    return np.array([0, *(c + 1 for c in labels)])[np.argmax(scores, axis=0)]
+
+
+def test_spatial_bce_tta_and_eq9_labels_follow_the_authors_inference(toy_tta_dataset):
+    model, agree_old = LogitEchoModel(), []
+    for index in range(4):
+        views = toy_tta_dataset[index]
+        labels = np.array([0, 2])
+        record = tta_record(model, views, num_classes=3, labels=labels)
+        ours = record_to_label(record, BackgroundRule(adaptive=True))
+        expected = authors_eq9_labels(model, views, labels)
+        assert (ours == expected).mean() > 0.999, index
+        assert len(np.unique(expected)) == 3, 'the example exercises both classes'
+        # The rule mmhfpl had before (per-view sigmoid, no top-class mask) differs here.
+        probs = np.mean([torch.sigmoid(cam).numpy() for cam, _ in
+                         generation_module._view_cams(model, views, 'cam')], axis=0)[labels]
+        old = CAMRecord(cams=probs / probs.max(axis=(1, 2), keepdims=True), labels=labels,
+                        thresholds=record.thresholds)
+        agree_old.append((record_to_label(old, BackgroundRule(adaptive=True, normalize=False))
+                          == expected).mean())
+    assert min(agree_old) < 0.99
 
 
 def test_generate_cams_is_resumable_and_sharded(tmp_path, toy_tta_dataset, monkeypatch):
@@ -144,11 +206,18 @@ def test_background_rules_by_hand():
     # class 15: [[-.3, .1, -.4], [-.5, -.6, -.1]]; ties (0.1 vs 0.1) go to the first class.
     raw = BackgroundRule(adaptive=True, normalize=False)
     np.testing.assert_array_equal(record_to_label(record, raw), [[3, 3, 0], [0, 0, 3]])
-    # Default: maps divided by their maxima (0.9, 0.7) first, as the authors' inference:
-    # class 3: [[.6, .156, -.289], [-.178, -.4, .267]],
-    # class 15: [[-.171, .4, -.314], [-.457, -.6, .114]].
+    # Default, as the authors' make_cam.py: each pixel keeps its top class (the tie at
+    # (1, 1) keeps both), maps are divided by their maxima (0.9, 0.7): class 3:
+    # [[1, 0, 0], [.222, 0, .667]] - .4, class 15: [[0, 1, .286], [0, 0, 0]] - .6.
     np.testing.assert_array_equal(record_to_label(record, BackgroundRule(adaptive=True)),
                                   [[3, 15, 0], [0, 0, 3]])
+    # Where a class is not the top one it cannot win, however high its own normalised
+    # value: class 15 (0.45 / 0.45 = 1 > 0.5) at the second pixel loses to class 3, whose
+    # 0.5 / 0.9 = 0.56 is below its threshold 0.6, so the pixel is background.
+    record = CAMRecord(cams=np.array([[[0.9, 0.5]], [[0.1, 0.45]]], np.float32),
+                       labels=np.array([2, 14]), thresholds=np.array([0.6, 0.5]))
+    np.testing.assert_array_equal(record_to_label(record, BackgroundRule(adaptive=True)),
+                                  [[3, 0]])
     with pytest.raises(ValueError, match='exactly one'):
         BackgroundRule(bg_threshold=0.3, alpha=2.0)
     no_thresholds = CAMRecord(cams=record.cams, labels=record.labels)

@@ -1,6 +1,7 @@
 """SEAM: PCM, the SEAM losses by hand, the model's objective against a transcription of
 SEAM's training step, gradient routing, CAM inference, and a training step of every config."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ from mmhfpl.models.losses.seam_losses import (
     keep_top_foreground,
     min_max_normalize,
 )
-from mmhfpl.pseudo_labels import tta_cams
+from mmhfpl.pseudo_labels import tta_record
 from mmhfpl.registry import DATASETS, MODELS
 
 from .conftest import REPO
@@ -298,18 +299,30 @@ def test_predict_gives_revised_cam_for_tta(toy_model):
     assert sample.cam_input.shape == (6, 64, 64) and sample.cam_norm.max() <= 1
 
     image = torch.randint(0, 256, (3, 40, 48), dtype=torch.uint8)
-    views = dict(inputs=[image, image.flip(-1)],
+    small = F.interpolate(image[None].float(), size=(24, 32), mode='bilinear')[0].byte()
+    inputs = [image, image.flip(-1), small]
+    views = dict(inputs=inputs,
                  data_samples=[DataSample(metainfo=dict(ori_shape=(40, 48), flip=flip))
-                               for flip in (False, True)])
-    total = tta_cams(toy_model, views, num_classes=6)
-    assert total.shape == (6, 40, 48) and (total >= 0).all() and total.max() > 0
+                               for flip in (False, True, False)])
+    record = tta_record(toy_model, views, num_classes=6, labels=np.arange(6))
+    assert record.cams.shape == (6, 40, 48)
     with torch.no_grad():
-        cams = [s.cam for s in toy_model.test_step(dict(inputs=[image, image.flip(-1)]))]
+        cams = [toy_model.test_step(dict(inputs=[view]))[0].cam for view in inputs]
+    # The authors' infer_cam_voc.py, step by step: each view's CAM to its input size
+    # (align_corners=True, inside their network), then to the image (align_corners=False),
+    # un-flipped, summed without rectification; ReLU, then min-max per class.
     expected = torch.zeros(6, 40, 48)
-    for cam, flipped in zip(cams, (False, True), strict=True):
-        cam = F.interpolate(cam[None], size=(40, 48), mode='bilinear', align_corners=False)[0]
-        expected += (cam.flip(-1) if flipped else cam).clamp(min=0)
-    torch.testing.assert_close(torch.from_numpy(total), expected)
+    for cam, view, flipped in zip(cams, inputs, (False, True, False), strict=True):
+        cam = F.interpolate(cam[None], size=view.shape[-2:], mode='bilinear',
+                            align_corners=True)
+        cam = F.interpolate(cam, size=(40, 48), mode='bilinear', align_corners=False)[0]
+        expected += cam.flip(-1) if flipped else cam
+    expected = expected.clamp(min=0).numpy()
+    for c in range(6):
+        low, high = expected[c].min(), expected[c].max()
+        norm = (expected[c] - low - 1e-5) / (high - low + 1e-5)
+        np.testing.assert_allclose(record.cams[c], np.maximum(norm, 0), atol=1e-5)
+    assert toy_model.cam_fusion == 'seam'
 
 
 def test_seam_rejects_bad_settings():
@@ -329,6 +342,8 @@ def test_seam_rejects_bad_settings():
 # --- configs -------------------------------------------------------------------------
 
 REAL_CONFIGS = {'configs/seam_voc.py': (20, None), 'configs/seam_hfpl_voc.py': (20, 1.0),
+                'configs/seam/seam_r38_voc.py': (20, None),
+                'configs/seam/seam_hfpl_r38_voc.py': (20, 1.0),
                 'configs/seam/seam_hfpl_coco.py': (80, 0.2)}
 TOY_CONFIGS = {TOY_CONFIG: (6, None), 'configs/seam/seam_hfpl_r18_toy.py': (6, 1.0)}
 

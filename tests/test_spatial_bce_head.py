@@ -139,13 +139,13 @@ def test_predict_drops_the_logit_scale_and_maps_thresholds_to_unscaled_probabili
     raw, threshold_maps = head(feats)
     scale = head.logit_scale()
     for i, sample in enumerate(samples):
-        torch.testing.assert_close(sample.cam, torch.sigmoid(raw[i]))
+        torch.testing.assert_close(sample.cam, raw[i])  # logits; TTA averages them
         # A pixel passes the learned threshold in training (scaled) iff it passes the
         # reported one at inference (unscaled): sigmoid(k x) > sigmoid(a) <=> sigmoid(x) > t.
         a = threshold_maps[i].mean(dim=(1, 2))
         torch.testing.assert_close(sample.thresholds, torch.sigmoid(a / scale))
         trained = torch.sigmoid(raw[i] * scale[:, None, None]) > torch.sigmoid(a)[:, None, None]
-        inferred = sample.cam > sample.thresholds[:, None, None]
+        inferred = torch.sigmoid(sample.cam) > sample.thresholds[:, None, None]
         assert torch.equal(trained, inferred)
         torch.testing.assert_close(sample.pred_score, torch.sigmoid(raw[i]).amax(dim=(1, 2)))
 

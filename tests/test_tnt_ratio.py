@@ -105,7 +105,9 @@ def test_make_q_file_tool_counts_the_pseudo_labels(tmp_path, toy_root):
 
 
 class ThresholdModel(torch.nn.Module):
-    """Per view: probability maps 0.1 * (c + 1) * scale and thresholds that vary by view."""
+    """Per view: logit maps 0.1 * (c + 1) * scale and thresholds that vary by view."""
+
+    cam_fusion = 'spatial_bce'
 
     def test_step(self, batch):
         out = []
@@ -120,7 +122,7 @@ class ThresholdModel(torch.nn.Module):
         return out
 
 
-def test_tta_record_averages_probabilities_and_threshold_logits(toy_root):
+def test_tta_record_averages_logits_and_threshold_logits(toy_root):
     with DefaultScope.overwrite_default_scope('mmhfpl'):
         dataset = ToyVOCDataset(data_root=toy_root, ann_file='ImageSets/Segmentation/val.txt',
                                 test_mode=True, pipeline=cam_tta_pipeline((1.0, 0.5), True))
@@ -129,8 +131,21 @@ def test_tta_record_averages_probabilities_and_threshold_logits(toy_root):
     record = tta_record(ThresholdModel(), dataset[index], 6, labels)
     assert record.labels.tolist() == sorted(labels.tolist())
     classes = record.labels.astype(np.float64)
-    # Mean over the views of 0.1 (c + 1) * scale for scales 1, 1, 0.5, 0.5: 0.075 (c + 1).
-    np.testing.assert_allclose(record.cams[:, 5, 7], 0.075 * (classes + 1), rtol=1e-5)
+    # Mean over the views of the logits 0.1 (c + 1) * scale for scales 1, 1, 0.5, 0.5:
+    # 0.075 (c + 1), then one sigmoid (the authors' make_cam.py).
+    np.testing.assert_allclose(record.cams[:, 5, 7], 1 / (1 + np.exp(-0.075 * (classes + 1))),
+                               rtol=1e-5)
     # Threshold logits c - 2 + scale + flip averaged: c - 2 + 0.75 + 0.5.
     np.testing.assert_allclose(record.thresholds, 1 / (1 + np.exp(-(classes - 0.75))),
                                rtol=1e-5)
+
+
+def test_thresholds_need_the_spatial_bce_fusion(toy_root):
+    class Undeclared(ThresholdModel):
+        cam_fusion = 'irn'
+
+    with DefaultScope.overwrite_default_scope('mmhfpl'):
+        dataset = ToyVOCDataset(data_root=toy_root, ann_file='ImageSets/Segmentation/val.txt',
+                                test_mode=True, pipeline=cam_tta_pipeline((1.0, ), False))
+    with pytest.raises(ValueError, match="sets thresholds but its cam_fusion is 'irn'"):
+        tta_record(Undeclared(), dataset[0], 6, np.array([1]))

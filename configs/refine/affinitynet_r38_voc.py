@@ -2,7 +2,7 @@
 # refines its CAMs of PASCAL VOC 2012 train_aug. Settings of PSA/SEAM train_aff.py and
 # SEAM infer_aff.py:
 #   - seeds: AlphaSeedLabels with background powers 4 / 24 and the AffinityNet dCRF
-#     (SEAM + ISL: alpha_low=1, seed 000 §5.1);
+#     (SEAM + ISL/FSL: 1 / 24, seed 000 §5.1 and run_voc.sh: affinitynet_r38_hfpl_voc.py);
 #   - colour jitter (brightness, contrast, saturation 0.3, hue 0.1), random 448 crop
 #     (padded with the mean colour and ignore), horizontal flip; pair labels within radius 5
 #     on the stride-8 grid;

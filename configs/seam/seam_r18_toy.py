@@ -1,4 +1,4 @@
-# Toy counterpart of configs/seam_voc.py: SEAM on the toy set with the small CAM classifier
+# Toy counterpart of configs/seam/seam_r38_voc.py: SEAM on the toy set with the small CAM classifier
 # of cam_r18_toy.py (ResNet-18, half width, output stride 8), trained from scratch on CPU.
 # ResNet-18 outputs 1 (64 ch) and 2 (128 ch) feed the PCM, 3 (256 ch) the CAM; the SEAM
 # losses keep the paper's settings (scale 0.3, ECR top 20%, min-pooling 1/4).

@@ -3,10 +3,10 @@
 Test-time augmentation is an mmcv ``TestTimeAug`` pipeline (one ``Resize`` per scale x
 two ``RandomFlip`` states), so every view comes out of the data pipeline with its
 ``flip`` flag; the model's ``predict`` gives the raw CAM ``cam`` of each view, which is
-upsampled to the original image size, un-flipped, rectified and summed over views
-(as IRN's ``make_cam`` does), then max-normalised per class (seed 000 Eq. 4) and
-restricted to the image's labelled classes. Models that predict per-class thresholds
-(Spatial-BCE) store mean probabilities and TTA-averaged thresholds instead
+upsampled to the original image size and un-flipped. The views are then combined as the
+authors of the model combine them (:data:`CAM_FUSIONS`: IRN's rectified sum and max
+normalisation for CAM heads, SEAM's min-max normalised sum, Spatial-BCE's sigmoid of the
+mean logits with TTA-averaged thresholds) and restricted to the image's labelled classes
 (:func:`tta_record`). Results go to one ``.npz`` per image
 (:mod:`mmhfpl.pseudo_labels.cam_io`), written atomically; existing files are skipped,
 so a killed run resumes where it stopped. Under a distributed launcher each rank
@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
+from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from mmpretrain.structures import DataSample
 from torch import Tensor
@@ -43,7 +44,9 @@ def cam_tta_pipeline(scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True
     return [
         dict(type='LoadImageFromFile'),
         dict(type='TestTimeAug', transforms=[
-            [dict(type='Resize', scale_factor=float(s), keep_ratio=True) for s in scales],
+            # PIL bicubic, as the authors' inference of IRN, SEAM, ISL/FSL and Spatial-BCE.
+            [dict(type='Resize', scale_factor=float(s), keep_ratio=True, backend='pillow',
+                  interpolation='bicubic') for s in scales],
             flips,
             [dict(type='mmpretrain.PackInputs', meta_keys=_META_KEYS)],
         ]),
@@ -55,53 +58,74 @@ def image_id(img_path: str) -> str:
     return osp.splitext(osp.basename(img_path))[0]
 
 
-def _view_cams(model: torch.nn.Module, views: dict, cam_key: str
+#: How the TTA views of an image combine into its CAM record, each as the authors' inference
+#: does (the model names its rule in ``cam_fusion``):
+#:
+#: * ``'irn'`` (:class:`~mmhfpl.models.heads.CAMHead`; IRN ``make_cam.py``): every view's raw
+#:   scores upsampled to the image size, rectified, summed, divided by the per-class
+#:   maximum + 1e-5 (seed 000 Eq. 4);
+#: * ``'seam'`` (:class:`~mmhfpl.models.classifiers.SEAM`; SEAM / ISL-FSL
+#:   ``infer_cam_voc.py``): every view's CAM upsampled first to its input size with
+#:   ``align_corners=True`` (inside the authors' network) and then to the image size, summed
+#:   without rectification, then ReLU and min-max normalisation per class;
+#: * ``'spatial_bce'`` (:class:`~mmhfpl.models.heads.SpatialBCEHead`; Spatial-BCE
+#:   ``make_cam.py``): the views' logits upsampled and averaged, then one sigmoid; the
+#:   record holds these probabilities and the views' thresholds averaged in logit space.
+CAM_FUSIONS = ('irn', 'seam', 'spatial_bce')
+
+
+def cam_fusion_of(model: torch.nn.Module) -> str:
+    """The ``cam_fusion`` rule a (possibly wrapped) model declares (``'irn'`` if none)."""
+    core = model.module if is_model_wrapper(model) else model
+    fusion = getattr(core, 'cam_fusion', 'irn')
+    if fusion not in CAM_FUSIONS:
+        raise ValueError(f'{type(core).__name__}.cam_fusion is {fusion!r}; expected one of '
+                         f'{CAM_FUSIONS}')
+    return fusion
+
+
+def _view_cams(model: torch.nn.Module, views: dict, cam_key: str, via_input: bool = False
                ) -> Iterator[tuple[Tensor, DataSample]]:
-    """(C, H, W) un-flipped CAM at the original size and the data sample of every view."""
+    """(C, H, W) un-flipped CAM at the original size and the data sample of every view.
+
+    With ``via_input`` each CAM is first upsampled to its view's input size with
+    ``align_corners=True`` (SEAM's network does so before returning its CAMs).
+    """
     ori_shape = tuple(views['data_samples'][0].ori_shape)
     by_size: dict[tuple, list[int]] = {}
     for index, view in enumerate(views['inputs']):
         by_size.setdefault(tuple(view.shape), []).append(index)
-    for indices in by_size.values():  # views of one size form one batch
+    for size, indices in by_size.items():  # views of one size form one batch
         batch = dict(inputs=[views['inputs'][i] for i in indices],
                      data_samples=[views['data_samples'][i] for i in indices])
         for sample in model.test_step(batch):
             cam = getattr(sample, cam_key, None)
             if cam is None:
                 raise KeyError(f'{type(model).__name__}.predict sets no {cam_key!r} field')
-            cam = F.interpolate(cam[None].float().cpu(), size=ori_shape, mode='bilinear',
-                                align_corners=False)[0]
+            cam = cam[None].float().cpu()
+            if via_input:
+                cam = F.interpolate(cam, size=size[-2:], mode='bilinear', align_corners=True)
+            cam = F.interpolate(cam, size=ori_shape, mode='bilinear', align_corners=False)[0]
             if sample.metainfo.get('flip', False):
                 cam = cam.flip(-1)
             yield cam, sample
 
 
-@torch.no_grad()
-def tta_cams(model: torch.nn.Module, views: dict, num_classes: int,
-             cam_key: str = 'cam') -> np.ndarray:
-    """Sum of rectified, un-flipped CAMs of all TTA views at the original size.
-
-    Args:
-        model: A stage-1 model whose ``predict`` sets ``cam_key`` (C, h, w) raw scores.
-        views: One item of a dataset using :func:`cam_tta_pipeline` (lists of views).
-        num_classes: Number of foreground classes C.
-        cam_key: Data-sample field with the raw CAM.
-
-    Returns:
-        (C, H, W) float32 array (not yet normalised).
-    """
-    total = torch.zeros(num_classes, *views['data_samples'][0].ori_shape)
-    for cam, _ in _view_cams(model, views, cam_key):
-        total += cam.clamp(min=0)
-    return total.numpy()
+def max_normalised(total: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Each map (L, H, W) divided by its maximum + ``eps`` (seed 000 Eq. 4; IRN ``make_cam``)."""
+    if len(total) == 0:
+        return total
+    return total / (total.max(axis=(1, 2), keepdims=True) + eps)
 
 
-def normalised_record(total: np.ndarray, labels: np.ndarray) -> CAMRecord:
-    """Max-normalise the CAMs of the labelled classes (Eq. 4) into a :class:`CAMRecord`."""
-    labels = np.sort(np.asarray(labels, dtype=np.int64))
-    cams = total[labels]
-    peaks = cams.reshape(len(labels), -1).max(axis=1) if len(labels) else np.zeros(0)
-    return CAMRecord(cams=cams / (peaks[:, None, None] + 1e-5), labels=labels)
+def min_max_normalised(total: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """ReLU, then ``(x - min - eps) / (max - min + eps)`` per map, clipped at 0 (SEAM)."""
+    if len(total) == 0:
+        return total
+    total = np.maximum(total, 0)
+    low = total.min(axis=(1, 2), keepdims=True)
+    high = total.max(axis=(1, 2), keepdims=True)
+    return np.maximum(total - low - eps, 0) / (high - low + eps)
 
 
 @torch.no_grad()
@@ -109,30 +133,36 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
                cam_key: str = 'cam') -> CAMRecord:
     """The :class:`CAMRecord` of one image from all its TTA views.
 
-    Models whose ``predict`` sets only ``cam_key`` (raw CAM scores) get the rectified sum
-    over views, max-normalised per class (:func:`normalised_record`). Models that also set
-    ``thresholds`` (C,) (Spatial-BCE, :class:`~mmhfpl.models.heads.SpatialBCEHead`) give
-    probability maps: the record holds the mean of the views' probabilities and the
-    thresholds averaged over the views in logit space, which is the authors' averaging of
-    the threshold branch's spatial means before the sigmoid (seed 003 Eq. 9 then compares
-    the two).
+    The views combine by the model's ``cam_fusion`` rule (:data:`CAM_FUSIONS`); ``cam_key``
+    is the data-sample field holding each view's raw CAM (C, h, w) (logits for
+    ``'spatial_bce'``, which also reads the ``thresholds`` field).
     """
+    fusion = cam_fusion_of(model)
     labels = np.sort(np.asarray(labels, dtype=np.int64))
     total = torch.zeros(num_classes, *views['data_samples'][0].ori_shape)
     threshold_logits, count = [], 0
-    for cam, sample in _view_cams(model, views, cam_key):
-        total += cam.clamp(min=0)
+    for cam, sample in _view_cams(model, views, cam_key, via_input=fusion == 'seam'):
+        total += cam.clamp(min=0) if fusion == 'irn' else cam
         count += 1
-        if 'thresholds' in sample:
+        if fusion != 'spatial_bce':
+            if 'thresholds' in sample:
+                raise ValueError(f"{type(model).__name__}.predict sets thresholds but its "
+                                 f"cam_fusion is {fusion!r}; a model with learned thresholds "
+                                 "declares cam_fusion = 'spatial_bce'")
+        else:
+            if 'thresholds' not in sample:
+                raise KeyError(f'{type(model).__name__}.predict sets no thresholds field, '
+                               "which cam_fusion='spatial_bce' needs")
             t = sample.thresholds.float().cpu().clamp(1e-6, 1 - 1e-6)
             threshold_logits.append(torch.log(t) - torch.log1p(-t))
-    if not threshold_logits:
-        return normalised_record(total.numpy(), labels)
-    if len(threshold_logits) != count:
-        raise ValueError('only some TTA views carry thresholds')
+    cams = total.numpy()[labels]
+    if fusion == 'irn':
+        return CAMRecord(cams=max_normalised(cams), labels=labels)
+    if fusion == 'seam':
+        return CAMRecord(cams=min_max_normalised(cams), labels=labels)
     thresholds = torch.sigmoid(torch.stack(threshold_logits).mean(dim=0)).numpy()
-    return CAMRecord(cams=(total / count).numpy()[labels], labels=labels,
-                     thresholds=thresholds[labels])
+    probs = torch.sigmoid(torch.from_numpy(cams) / count).numpy()
+    return CAMRecord(cams=probs, labels=labels, thresholds=thresholds[labels])
 
 
 def generate_cams(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,

@@ -5,11 +5,13 @@ Background is decided in one of three ways:
 * ``bg_threshold=t``: a constant background score t competes with the CAMs (the usual
   "bg threshold" of CAM evaluation);
 * ``alpha=a``: background score (1 - max_c r_c)^a, AffinityNet/SEAM style;
-* ``adaptive=True``: the per-class thresholds t_c stored with the CAMs: a pixel takes
-  argmax_c (p_c - t_c) over the labelled classes if that is > 0, else background
-  (seed 003 Eq. 9). As in the authors' inference, p_c is first divided by its maximum over
-  the image (``normalize=True``); ``normalize=False`` compares the raw probabilities, which
-  is exactly the decision rule the network was trained with.
+* ``adaptive=True``: the per-class thresholds t_c stored with the CAMs (seed 003 Eq. 9).
+  By default (``normalize=True``) as the authors' inference (``make_cam.py``) does: each
+  pixel keeps only its most probable labelled class c*, every class map is divided by its
+  maximum over the pixels where it is that class, and the pixel takes c* if the
+  normalised value exceeds t_c*, else background. ``normalize=False`` compares the raw
+  probabilities: argmax_c (p_c - t_c) if that is > 0, else background, exactly the
+  decision rule the network was trained with.
 
 With ``crf`` set, the background and class scores (normalised per pixel) are refined by
 :func:`mmhfpl.pseudo_labels.crf.dense_crf` before the argmax. Adaptive labels are refined as
@@ -43,8 +45,9 @@ LABEL_CRF_GT_PROB = 0.7
 class BackgroundRule:
     """How background competes with the CAMs (exactly one of the three is set).
 
-    ``normalize`` applies to ``adaptive`` only: divide each class map by its maximum before
-    comparing it with the threshold (the authors' inference) instead of using it raw.
+    ``normalize`` applies to ``adaptive`` only: keep each pixel's top class and divide each
+    class map by its maximum before comparing it with the threshold (the authors'
+    inference, :func:`adaptive_normalized`) instead of using the raw probabilities.
     """
 
     bg_threshold: float | None = None
@@ -58,6 +61,18 @@ class BackgroundRule:
             raise ValueError('set exactly one of bg_threshold, alpha and adaptive')
 
 
+def adaptive_normalized(probs: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """Probabilities (L, H, W) as the Spatial-BCE authors compare them with the thresholds.
+
+    Each pixel keeps only its largest class (ties keep all of them), the others become 0;
+    each map is then divided by its maximum + ``eps`` (``make_cam.py``).
+    """
+    if len(probs) == 0:
+        return probs
+    winners = np.where(probs >= probs.max(axis=0, keepdims=True), probs, 0)
+    return winners / (winners.max(axis=(1, 2), keepdims=True) + eps)
+
+
 def class_scores(record: CAMRecord, rule: BackgroundRule) -> np.ndarray:
     """(L + 1, H, W) scores: background first, then the labelled classes."""
     cams = record.cams
@@ -65,8 +80,7 @@ def class_scores(record: CAMRecord, rule: BackgroundRule) -> np.ndarray:
         if record.thresholds is None:
             raise ValueError('adaptive thresholds requested but the CAM file has none')
         if rule.normalize:
-            peak = cams.max(axis=(1, 2), keepdims=True)
-            cams = cams / np.maximum(peak, np.finfo(cams.dtype).tiny)
+            cams = adaptive_normalized(cams)
         margins = cams - record.thresholds[:, None, None].astype(cams.dtype)
         return np.concatenate([np.zeros((1, *cams.shape[1:]), cams.dtype), margins])
     if rule.alpha is not None:

@@ -31,6 +31,11 @@ class CAMClassifier(ImageClassifier):
         super().__init__(backbone=backbone, neck=neck, head=head,
                          data_preprocessor=data_preprocessor, **kwargs)
 
+    @property
+    def cam_fusion(self) -> str:
+        """How CAM generation combines the TTA views: the head's rule (``'irn'`` if none)."""
+        return getattr(self.head, 'cam_fusion', 'irn')
+
     def loss(self, inputs: torch.Tensor, data_samples: list[DataSample]) -> dict:
         feats = self.extract_feat(inputs)
         return self.head.loss(feats, data_samples, images=inputs)

@@ -10,12 +10,8 @@ from torch import Tensor, nn
 from mmhfpl.models.heads import CAMHead
 from mmhfpl.models.heads.cam_head import add_losses
 from mmhfpl.models.layers import pcm_seed_cam
-from mmhfpl.models.losses.cam_posteriors import max_normalize
-from mmhfpl.models.losses.seam_losses import (
-    append_background,
-    keep_top_foreground,
-    min_max_normalize,
-)
+from mmhfpl.models.losses.cam_posteriors import max_normalize, min_max_normalize
+from mmhfpl.models.losses.seam_losses import append_background, keep_top_foreground
 from mmhfpl.registry import MODELS
 
 from .cam_classifier import CAMClassifier
@@ -61,8 +57,10 @@ class SEAM(CAMClassifier):
     produces the C foreground maps only.
 
     ``predict`` returns the PCM-revised foreground CAM as ``cam`` (C, h, w), so CAM
-    generation (:func:`mmhfpl.pseudo_labels.tta_cams`) uses the revised CAM as SEAM's
-    ``infer_SEAM.py`` does.
+    generation (:func:`mmhfpl.pseudo_labels.tta_record`) uses the revised CAM as SEAM's
+    ``infer_SEAM.py`` does, and combines the views as that script does
+    (``cam_fusion = 'seam'``: each view upsampled to its input with ``align_corners=True``
+    and then to the image, summed, rectified, min-max normalised).
 
     Args:
         backbone: Backbone config; it must return the PCM features and the CAM feature
@@ -79,6 +77,8 @@ class SEAM(CAMClassifier):
         data_preprocessor: Defaults to ``mmpretrain.ClsDataPreprocessor``.
         **kwargs: Other arguments of ``mmpretrain.ImageClassifier`` (e.g. ``init_cfg``).
     """
+
+    cam_fusion = 'seam'
 
     def __init__(self, backbone: dict, head: dict, pcm: dict,
                  pcm_in_index: Sequence[int] = (0, 1), scale_factor: float = 0.3,

@@ -58,6 +58,10 @@ class CAMHead(BaseModule):
         init_cfg: Initialisation of the classifier.
     """
 
+    #: How CAM generation combines the TTA views of ``predict`` (see
+    #: :data:`mmhfpl.pseudo_labels.cam_generation.CAM_FUSIONS`).
+    cam_fusion = 'irn'
+
     def __init__(self, num_classes: int, in_channels: int,
                  losses: Sequence[dict] = (dict(type='mmhfpl.GAPBCELoss'), ),
                  thr: float = 0.5, bias: bool = False, in_index: int = -1,

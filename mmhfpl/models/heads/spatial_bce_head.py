@@ -66,6 +66,10 @@ class SpatialBCEHead(BaseModule):
         init_cfg: Initialisation (Xavier-uniform 1x1 convolutions, as the authors).
     """
 
+    #: How CAM generation combines the TTA views of ``predict`` (see
+    #: :data:`mmhfpl.pseudo_labels.cam_generation.CAM_FUSIONS`).
+    cam_fusion = 'spatial_bce'
+
     def __init__(self, num_classes: int, in_channels: int, mid_channels: int | None = None,
                  loss_sbce: dict | None = None, loss_tnt: dict | None = None,
                  extra_losses: Sequence[dict] = (), logit_scale_init: float = math.log(10.0),
@@ -141,23 +145,24 @@ class SpatialBCEHead(BaseModule):
     def predict(self, feats: Tensor | Sequence[Tensor],
                 data_samples: Sequence[DataSample] | None = None,
                 input_size: Sequence[int] | None = None) -> list[DataSample]:
-        """Probability maps and thresholds without the logit scale (§4.2).
+        """Class logits and thresholds without the logit scale (§4.2).
 
-        Sets ``cam`` (C, h, w): p = sigmoid(x); ``thresholds`` (C,): sigmoid(a / k) with a
-        the spatial mean of the threshold map and k the logit scale, i.e. the learned
-        threshold mapped to the unscaled probabilities; ``pred_score``: the maximum of p per
-        class; ``pred_label``: classes whose score reaches ``thr``. ``input_size`` is
-        accepted for interface compatibility with
+        Sets ``cam`` (C, h, w): the class logits x (unscaled, p = sigmoid(x)); CAM
+        generation averages them over the TTA views before one sigmoid, as the authors'
+        ``make_cam.py`` does (``cam_fusion = 'spatial_bce'``); ``thresholds`` (C,):
+        sigmoid(a / k) with a the spatial mean of the threshold map and k the logit scale,
+        i.e. the learned threshold mapped to the unscaled probabilities; ``pred_score``: the
+        maximum of p per class; ``pred_label``: classes whose score reaches ``thr``.
+        ``input_size`` is accepted for interface compatibility with
         :class:`~mmhfpl.models.heads.CAMHead` and not used.
         """
         raw, threshold_maps = self(feats)
-        probs = torch.sigmoid(raw)
         thresholds = torch.sigmoid(threshold_maps.mean(dim=(2, 3)) / self.logit_scale())
-        scores = probs.flatten(2).amax(dim=2)
+        scores = torch.sigmoid(raw.flatten(2).amax(dim=2))
         if data_samples is None:
-            data_samples = [DataSample() for _ in range(probs.shape[0])]
+            data_samples = [DataSample() for _ in range(raw.shape[0])]
         for i, sample in enumerate(data_samples):
             sample.set_pred_score(scores[i]).set_pred_label(torch.where(scores[i] >= self.thr)[0])
-            sample.set_field(probs[i], 'cam', dtype=Tensor)
+            sample.set_field(raw[i], 'cam', dtype=Tensor)
             sample.set_field(thresholds[i], 'thresholds', dtype=Tensor)
         return list(data_samples)

@@ -20,6 +20,24 @@ def max_normalize(scores: Tensor, eps: float = 1e-5) -> Tensor:
     return positive / (peak + eps)
 
 
+def min_max_normalize(scores: Tensor, eps: float = 1e-5) -> Tensor:
+    """Min-max normalised CAM of the ISL/FSL and SEAM authors' code (their ``max_norm``).
+
+    ``ReLU(ReLU(s) - m - eps) / (M - m + eps)`` with ``m``, ``M`` the minimum and maximum of
+    ``ReLU(s)`` per image and class. Equal to :func:`max_normalize` (up to ``eps``) where a
+    map reaches 0 somewhere; where its minimum is above 0 it stretches the map to [0, 1].
+    """
+    positive = F.relu(scores)
+    flat = positive.flatten(2)
+    low = flat.amin(dim=2)[..., None, None]
+    high = flat.amax(dim=2)[..., None, None]
+    return F.relu(positive - low - eps) / (high - low + eps)
+
+
+#: CAM normalisations by name (``'max'``: paper Eq. 4; ``'minmax'``: the authors' code).
+CAM_NORMALIZATIONS = {'max': max_normalize, 'minmax': min_max_normalize}
+
+
 def binomial_posterior(scores: Tensor) -> Tensor:
     """b = sigmoid(s), classes independent (seed 000 Eq. 14)."""
     return torch.sigmoid(scores)

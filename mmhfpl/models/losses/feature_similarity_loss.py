@@ -49,8 +49,8 @@ from mmhfpl.registry import MODELS
 
 from .cam_loss import CAMLoss
 from .cam_posteriors import (
+    CAM_NORMALIZATIONS,
     at_least_float32,
-    max_normalize,
     multilabel_targets,
     multinomial_posterior,
 )
@@ -384,7 +384,10 @@ class FeatureSimilarityLoss(CAMLoss):
 
     The gating maps come from the raw CAM scores s (B, C, h, w) of a CAM head:
 
-    * ``'r'`` (default): max-normalised CAM r (Eq. 4), the paper's choice;
+    * ``'r'`` (default): the normalised CAM r, the paper's choice. ``normalize='minmax'``
+      (default) is the authors' code (``max_norm`` of ``train_cam_voc.py``: ReLU, then
+      min-max per image and class); ``'max'`` is the paper's Eq. 4 (ReLU / max). They agree
+      where a map reaches 0 and differ where its minimum is above 0;
     * ``'b'``: binomial posterior b = sigmoid(s) (Eq. 14);
     * ``'s'``: the raw scores (unbounded gradients, Eq. 19; for ablations);
     * ``'multinomial'``: softmax over background (logit 0) and classes (Eq. 5), the
@@ -392,8 +395,9 @@ class FeatureSimilarityLoss(CAMLoss):
 
     For the binomial gatings, classes absent from the image are masked out (their maps
     are zero, so they get neither loss nor gradient), as §4.3 prescribes. The
-    normalised input batch is mapped back to RGB in [0, 1] and resized (bilinear,
-    antialiased) to the map size. ``upsample`` enlarges the CAM by an integer factor
+    normalised input batch is mapped back to RGB in [0, 1] and resized to the map size,
+    by default as the authors do (bilinear, ``align_corners=True``, no antialiasing, which
+    keeps the colour edges FSL relies on sharp). ``upsample`` enlarges the CAM by an integer factor
     first (the paper: x2 for SIPE, x4 for MCTformer). ``with_background`` appends the
     background map 1 - max_c over the (masked) gating maps, as the authors' SEAM code
     does. mu and sigma are fixed, not learned (§4.3).
@@ -404,6 +408,10 @@ class FeatureSimilarityLoss(CAMLoss):
         sigma: σ of Eq. 10, in pixels of the (upsampled) CAM.
         upsample: Integer factor applied to the CAM before the loss.
         with_background: Append 1 - max_c of the gating maps (``'r'``/``'b'`` only).
+        normalize: CAM normalisation of gating ``'r'``: ``'minmax'`` (authors' code) or
+            ``'max'`` (paper Eq. 4).
+        align_corners: ``align_corners`` of the bilinear image resize (authors: True).
+        antialias: Antialias the image resize (authors: False).
         mask_absent: Zero the maps of classes absent from the image labels
             (default: True for binomial gatings, False for ``'multinomial'``).
         mean: Per-channel mean the data preprocessor subtracted (0-255 scale).
@@ -417,7 +425,8 @@ class FeatureSimilarityLoss(CAMLoss):
 
     def __init__(self, gating: str = 'r', mu: float = 2.5, sigma: float = 5.0,
                  upsample: int = 1, with_background: bool = False,
-                 mask_absent: bool | None = None,
+                 mask_absent: bool | None = None, normalize: str = 'minmax',
+                 align_corners: bool = True, antialias: bool = False,
                  mean: Sequence[float] = (123.675, 116.28, 103.53),
                  std: Sequence[float] = (58.395, 57.12, 57.375), loss_weight: float = 1.0,
                  loss_name: str = 'loss_fsl', **fsl_options) -> None:
@@ -428,7 +437,13 @@ class FeatureSimilarityLoss(CAMLoss):
             raise ValueError(f'upsample must be a positive integer, got {upsample!r}')
         if with_background and gating not in ('r', 'b'):
             raise ValueError("with_background needs gating 'r' or 'b' (maps in [0, 1])")
+        if normalize not in CAM_NORMALIZATIONS:
+            raise ValueError(f'normalize must be one of {sorted(CAM_NORMALIZATIONS)}, got '
+                             f'{normalize!r}')
         self.gating = gating
+        self.normalize = normalize
+        self.align_corners = align_corners
+        self.antialias = antialias
         self.mu = mu
         self.sigma = sigma
         self.upsample = upsample
@@ -448,7 +463,8 @@ class FeatureSimilarityLoss(CAMLoss):
                 present = torch.cat([labels.new_ones(labels.shape[0], 1), labels], dim=1)
                 maps = maps * present[..., None, None].to(maps.dtype)
             return maps
-        maps = {'r': max_normalize, 'b': torch.sigmoid, 's': lambda s: s}[self.gating](scores)
+        maps = {'r': CAM_NORMALIZATIONS[self.normalize], 'b': torch.sigmoid,
+                's': lambda s: s}[self.gating](scores)
         if self.mask_absent:
             maps = maps * labels[..., None, None].to(maps.dtype)
         if self.with_background:
@@ -459,8 +475,9 @@ class FeatureSimilarityLoss(CAMLoss):
         """Undo the input normalisation and resize to ``size``: RGB in [0, 1]."""
         rgb = ((images.float() * self.std + self.mean) / 255.0).clamp(0, 1)
         if tuple(rgb.shape[-2:]) != tuple(size):
-            rgb = F.interpolate(rgb, size=tuple(size), mode='bilinear', align_corners=False,
-                                antialias=True).clamp(0, 1)
+            rgb = F.interpolate(rgb, size=tuple(size), mode='bilinear',
+                                align_corners=self.align_corners,
+                                antialias=self.antialias).clamp(0, 1)
         return rgb
 
     def forward(self, scores: Tensor, labels: Tensor, images: Tensor | None = None) -> dict:

@@ -34,30 +34,14 @@ from torch import Tensor, nn
 
 from mmhfpl.registry import MODELS
 
+from .cam_posteriors import min_max_normalize
+
 __all__ = [
     'AdaptiveMinPoolingLoss', 'EquivariantCrossRegularizationLoss',
     'EquivariantRegularizationLoss', 'adaptive_min_pooling_loss', 'append_background',
     'equivariant_cross_regularization_loss', 'equivariant_regularization_loss',
     'keep_top_foreground', 'min_max_normalize',
 ]
-
-
-def min_max_normalize(cams: Tensor, eps: float = 1e-5) -> Tensor:
-    """SEAM's ``max_norm``: ReLU, then min-max normalisation per image and channel.
-
-    ``p = ReLU(x)``; ``ReLU(p - min p - eps) / (max p - min p + eps)`` with min and max
-    over the pixels of each (image, channel). Maps that reach zero somewhere (the usual
-    case after the ReLU) are simply divided by their maximum.
-
-    Args:
-        cams: Maps (B, K, H, W).
-        eps: The 1e-5 of the released code.
-    """
-    positive = F.relu(cams)
-    flat = positive.flatten(2)
-    low = flat.amin(dim=2)[..., None, None]
-    high = flat.amax(dim=2)[..., None, None]
-    return F.relu(positive - low - eps) / (high - low + eps)
 
 
 def append_background(cams: Tensor) -> Tensor:
