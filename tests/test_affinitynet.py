@@ -29,6 +29,7 @@ from .conftest import REPO, as_cli, run_tool
 from .refine_utils import write_gt_cams
 
 VOC_CONFIG = str(REPO / 'configs/refine/affinitynet_r38_voc.py')
+HFPL_VOC_CONFIG = str(REPO / 'configs/refine/affinitynet_r38_hfpl_voc.py')
 TOY_CONFIG = str(REPO / 'configs/refine/affinitynet_r18_toy.py')
 CODES = [PAIR_NEGATIVE, PAIR_BG_POSITIVE, PAIR_FG_POSITIVE, PAIR_IGNORE]
 
@@ -149,6 +150,19 @@ def _set_pipeline(pipeline, cam_dir, crop):
         elif step['type'] == 'Pad':
             step['size'] = (crop, crop)
     return pipeline
+
+
+def test_seed_alphas_of_the_voc_configs():
+    """SEAM's 4 / 24; SEAM + ISL/FSL 1 / 24 (seed 000 §5.1, the authors' run_voc.sh)."""
+    for config, expected in ((VOC_CONFIG, (4, 24)), (HFPL_VOC_CONFIG, (1, 24))):
+        cfg = Config.fromfile(config)
+        seeds = next(step for step in cfg.train_dataloader.dataset.pipeline
+                     if step['type'] == 'AlphaSeedLabels')
+        assert (seeds['alpha_low'], seeds['alpha_high']) == expected, config
+        cams = {step['cam_dir'] for loader in ('train_dataloader', 'test_dataloader')
+                for step in cfg[loader].dataset.pipeline if step['type'] == 'LoadCAMFromFile'}
+        assert len(cams) == 1 and seeds['cache_dir'] != cams.pop()
+        assert cfg.model.test_cfg == dict(beta=8, logt=6, alpha=6)
 
 
 def test_voc_config_trains_one_step_and_predicts(toy_root, gt_cams):

@@ -14,6 +14,7 @@ from mmhfpl.models.losses import (
 )
 from mmhfpl.models.losses.cam_posteriors import (
     max_normalize,
+    min_max_normalize,
     multinomial_log_posterior,
     multinomial_posterior,
 )
@@ -44,6 +45,19 @@ def test_max_normalize_eq4(scores):
             torch.testing.assert_close(r[b, c], relu / (relu.max() + 1e-5))
     assert torch.isfinite(max_normalize(-scores.abs())).all()
     assert max_normalize(-scores.abs()).abs().max() == 0
+
+
+def test_min_max_normalize_is_the_authors_max_norm(scores):
+    """ReLU, then (p - min - 1e-5)^+ / (max - min + 1e-5) per image and class."""
+    shifted = scores + torch.tensor([0.0, 5.0])[:, None, None, None]  # image 1: min > 0
+    r = min_max_normalize(shifted)
+    for b in range(2):
+        for c in range(3):
+            p = shifted[b, c].clamp(min=0)
+            expected = (p - p.min() - 1e-5).clamp(min=0) / (p.max() - p.min() + 1e-5)
+            torch.testing.assert_close(r[b, c], expected)
+    assert r[1].amin(dim=(1, 2)).abs().max() == 0, 'the minimum maps to 0'
+    torch.testing.assert_close(r[0], max_normalize(scores)[0], atol=2e-5, rtol=0)
 
 
 def test_multinomial_posterior_eq5(scores):

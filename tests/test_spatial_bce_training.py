@@ -187,5 +187,11 @@ def test_real_scale_configs_train_two_iterations_on_tiny_inputs(tmp_path, toy_ro
     assert head.conv_threshold.weight.shape == (20, 4096, 1, 1)
     assert len(head.losses) == (2 if 'hfpl' in config else 0)
     assert head.loss_tnt.direction == 'forward', 'the paper setting keeps the authors\' KL'
+    q_hook = next(h for h in runner.hooks if type(h).__name__ == 'QUpdateHook')
+    assert not q_hook.keep_missing, 'the authors re-count Q plainly (create_fg.py)'
+    if 'hfpl' in config:  # 0.2 x ISL alone, no GAP BCE (docs/fidelity.md, row 9)
+        isl = next(loss for loss in head.losses if type(loss).__name__ ==
+                   'ImportanceSamplingLoss')
+        assert isl.lambda_ == 1.0 and isl.loss_weight == 0.2
     lrs = {group['lr'] for group in runner.optim_wrapper.optimizer.param_groups}
     assert max(lrs) == pytest.approx(10 * min(lrs)), 'new layers learn 10x faster'

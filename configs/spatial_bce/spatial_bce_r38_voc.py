@@ -59,9 +59,10 @@ test_cfg = dict(type='TestLoop')
 custom_hooks = [
     dict(type='AlternatingPhaseHook', period=100, prob_iters=80),
     # Q is re-estimated at the end of every phase from multi-scale + flip CAMs with the
-    # adaptive thresholds (Eq. 9), refined by dCRF as the authors do.
+    # adaptive thresholds (Eq. 9), refined by dCRF, and re-counted plainly (a labelled
+    # class the new labels miss gets Q = 0), as the authors' create_fg.py does.
     dict(type='QUpdateHook', q_file=q_file, interval=phase_iters,
-         scales=(1.0, 0.5, 1.5, 2.0), flip=True, crf=dict()),
+         scales=(1.0, 0.5, 1.5, 2.0), flip=True, crf=dict(), keep_missing=False),
 ]
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=phase_iters,
