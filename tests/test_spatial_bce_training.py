@@ -24,8 +24,8 @@ from mmhfpl.pseudo_labels import (
     tnt_ratio,
     tta_record,
 )
-from mmhfpl.pseudo_labels.cam_generation import image_id
 from mmhfpl.registry import MODELS
+from mmhfpl.structures import image_id
 
 from .conftest import REPO, as_cli, run_tool, tiny_options
 

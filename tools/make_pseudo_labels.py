@@ -16,10 +16,10 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 from mmhfpl.pseudo_labels import BackgroundRule, make_pseudo_labels
-from mmhfpl.pseudo_labels.cam_generation import image_id
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.pseudo_labels.make_labels import ADAPTIVE_CRF_KERNELS
+from mmhfpl.structures import image_id
 from mmhfpl.utils import register_all_modules
 
 

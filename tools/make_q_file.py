@@ -13,9 +13,9 @@ import argparse
 
 from mmengine.config import Config, DictAction
 
-from mmhfpl.pseudo_labels.cam_generation import image_id
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.pseudo_labels.tnt_ratio import fg_fraction, ratios_from_label_dir, save_q_file
+from mmhfpl.structures import image_id
 from mmhfpl.utils import register_all_modules
 
 

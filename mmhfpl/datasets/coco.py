@@ -4,8 +4,8 @@
 from mmseg.datasets import COCOStuffDataset
 
 from mmhfpl.registry import DATASETS
+from mmhfpl.structures import voc_palette
 
-from .label_io import voc_palette
 from .wsss_dataset import WSSSSegDataset
 
 # COCO-Stuff lists the 80 thing classes first, in COCO category-id order.

@@ -8,7 +8,7 @@ import numpy as np
 from mmengine.utils import ProgressBar
 from pycocotools.coco import COCO
 
-from .label_io import atomic_save, save_label_png
+from mmhfpl.structures import atomic_save, save_label_png
 
 _COCO: COCO | None = None  # set in each worker by _init_worker
 _CAT_TO_LABEL: dict[int, int] = {}

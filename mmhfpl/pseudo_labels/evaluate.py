@@ -7,10 +7,9 @@ import numpy as np
 import torch
 from mmseg.evaluation import IoUMetric
 
-from mmhfpl.datasets.label_io import load_label_png
 from mmhfpl.evaluation import contour_f_counts, contour_f_from_counts
+from mmhfpl.structures import load_cam_file, load_label_png
 
-from .cam_io import load_cam_file
 from .make_labels import BackgroundRule, record_to_label
 
 

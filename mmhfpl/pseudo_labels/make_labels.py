@@ -29,9 +29,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from mmhfpl.datasets.label_io import save_label_png
+from mmhfpl.structures import CAMRecord, class_ids, load_cam_file, save_label_png
 
-from .cam_io import CAMRecord, load_cam_file
 from .crf import CRFConfig, crf_map, dense_crf, dense_crf_labels
 
 #: Bilateral kernel of the Spatial-BCE authors' label dCRF (sxy 40, srgb 5); the Gaussian
@@ -108,14 +107,9 @@ def record_to_label(record: CAMRecord, rule: BackgroundRule, image: np.ndarray |
                 gaussian_compat=crf.gaussian_compat,
                 bilateral_sxy=crf.bilateral_sxy / crf.scale_factor,
                 bilateral_srgb=crf.bilateral_srgb, bilateral_compat=crf.bilateral_compat)
-            return _class_ids(record)[index]
+            return class_ids(record.labels)[index]
         scores = dense_crf(image, scores.clip(min=0), **asdict(crf))
-    return _class_ids(record)[scores.argmax(axis=0)]
-
-
-def _class_ids(record: CAMRecord) -> np.ndarray:
-    """Label ids of the score channels: 0 for background, then c + 1 per class."""
-    return np.concatenate([[0], record.labels + 1]).astype(np.uint8)
+    return class_ids(record.labels)[scores.argmax(axis=0)]
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,9 @@ from pathlib import Path
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmhfpl.datasets.label_io import atomic_save, load_label_png, save_label_png
-from mmhfpl.pseudo_labels.cam_generation import image_id
 from mmhfpl.pseudo_labels.crf import dense_crf, dense_crf_labels
 from mmhfpl.registry import TRANSFORMS
+from mmhfpl.structures import atomic_save, class_ids, image_id, load_label_png, save_label_png
 
 SETTINGS_FILE = 'seed_settings.json'
 
@@ -98,7 +97,7 @@ class _SeedLabels(BaseTransform):
             raise ValueError(f'class id {labels.max() + 1} collides with ignore_index '
                              f'{self.ignore_index}')
         index = self.seed_label(cams, image)
-        ids = np.concatenate([[0], labels + 1, [self.ignore_index]]).astype(np.uint8)
+        ids = np.concatenate([class_ids(labels), [self.ignore_index]]).astype(np.uint8)
         index[index < 0] = len(labels) + 1  # the slot of ignore_index in ids
         return ids[index]
 

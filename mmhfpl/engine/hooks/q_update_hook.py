@@ -10,7 +10,7 @@ from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 
 from mmhfpl.models.heads.spatial_bce_head import FG_FRACTION_KEY
-from mmhfpl.pseudo_labels.cam_generation import cam_tta_pipeline, image_id, tta_record
+from mmhfpl.pseudo_labels.cam_generation import cam_tta_pipeline, tta_record
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.pseudo_labels.make_labels import (
@@ -20,6 +20,7 @@ from mmhfpl.pseudo_labels.make_labels import (
 )
 from mmhfpl.pseudo_labels.tnt_ratio import fg_fraction, load_q_file, save_q_file, tnt_ratio
 from mmhfpl.registry import HOOKS
+from mmhfpl.structures import image_id
 
 from .alternating_phase_hook import model_head
 

@@ -79,18 +79,18 @@ with a chosen prefix such as ``backbone.``), loadable by ``torch.load(weights_on
 and by ``init_cfg=dict(type='Pretrained', checkpoint=...[, prefix='backbone.'])``.
 """
 
-import contextlib
 import math
 import os
 import os.path as osp
 import re
 import struct
-import tempfile
 from collections import OrderedDict
 from typing import BinaryIO
 
 import numpy as np
 import torch
+
+from mmhfpl.structures import atomic_save
 
 from .resnet38d import ResNet38d
 
@@ -319,23 +319,7 @@ def mxnet_to_resnet38d(params: dict[str, np.ndarray], source: str = 'the MXNet f
 
 def save_checkpoint_atomic(checkpoint: dict, path: str | os.PathLike) -> None:
     """``torch.save`` to a temporary file next to ``path``, then rename it over ``path``."""
-    path = osp.abspath(os.fspath(path))
-    directory = osp.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_save(lambda tmp: torch.save(checkpoint, tmp), path, '.tmp')
 
 
 def convert_resnet38d(src: str | os.PathLike, dst: str | os.PathLike,
