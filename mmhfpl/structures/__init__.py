@@ -4,11 +4,17 @@ CAM files (:mod:`.cam_file`), label maps (:mod:`.label_map`), Q files (:mod:`.q_
 one atomic writer they share (:mod:`.atomic`).
 """
 
-from .atomic import atomic_save, remove_stale_temporaries
-from .cam_file import CAMRecord, image_id, load_cam_file, save_cam_file
+from .atomic import atomic_save, remove_temporaries
+from .cam_file import (
+    CAMRecord,
+    image_id,
+    load_cam_file,
+    remove_stale_temporaries,
+    save_cam_file,
+)
 from .label_map import VOID, class_ids, load_label_png, save_label_png, voc_palette
 from .q_file import load_q_file, save_q_file
 
 __all__ = ['VOID', 'CAMRecord', 'atomic_save', 'class_ids', 'image_id', 'load_cam_file',
-           'load_label_png', 'load_q_file', 'remove_stale_temporaries', 'save_cam_file',
-           'save_label_png', 'save_q_file', 'voc_palette']
+           'load_label_png', 'load_q_file', 'remove_stale_temporaries', 'remove_temporaries',
+           'save_cam_file', 'save_label_png', 'save_q_file', 'voc_palette']

@@ -3,7 +3,7 @@
 Every writer of mmhfpl (CAM files, label PNGs, Q files, caches, converted weights) goes through
 :func:`atomic_save`. The temporary file lives next to the target (same file system, so the
 final ``os.replace`` is atomic) and is named ``.<stem>.<random><suffix>`` so that a killed run's
-leftovers are recognisable (:func:`remove_stale_temporaries`). ``tempfile.mkstemp`` creates
+leftovers are recognisable (:func:`remove_temporaries`). ``tempfile.mkstemp`` creates
 files readable by their owner only; the finished file gets the permissions of a file created
 normally (``0o666`` minus the process umask), so teammates sharing an output directory can
 read it.
@@ -52,7 +52,7 @@ def atomic_save(save: Callable[[str], None], path: str | os.PathLike, suffix: st
         raise
 
 
-def remove_stale_temporaries(directory: str | os.PathLike, suffix: str) -> int:
+def remove_temporaries(directory: str | os.PathLike, suffix: str) -> int:
     """Delete the temporary files (``.*<suffix>``) a killed run left; return how many."""
     removed = 0
     for tmp in Path(directory).glob(f'.*{suffix}'):

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .atomic import atomic_save
-from .atomic import remove_stale_temporaries as _remove_stale
+from .atomic import atomic_save, remove_temporaries
 
 #: Suffix of the temporary files of :func:`save_cam_file`.
 TMP_SUFFIX = '.npz.tmp'
@@ -85,7 +84,7 @@ def load_cam_file(path: str | os.PathLike) -> CAMRecord:
 
 def remove_stale_temporaries(cam_dir: str | os.PathLike) -> int:
     """Delete temporary CAM files a killed run left in ``cam_dir``; return how many."""
-    return _remove_stale(cam_dir, TMP_SUFFIX)
+    return remove_temporaries(cam_dir, TMP_SUFFIX)
 
 
 def image_id(img_path: str) -> str:

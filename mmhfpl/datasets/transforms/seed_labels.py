@@ -33,6 +33,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmhfpl.pseudo_labels.crf import dense_crf, dense_crf_labels
+from mmhfpl.pseudo_labels.make_labels import BackgroundRule, scores_with_background
 from mmhfpl.registry import TRANSFORMS
 from mmhfpl.structures import atomic_save, class_ids, image_id, load_label_png, save_label_png
 
@@ -172,10 +173,9 @@ class ThresholdSeedLabels(_SeedLabels):
 
     def _confident(self, cams: np.ndarray, threshold: float,
                    image: np.ndarray | None) -> np.ndarray:
-        scores = np.concatenate([np.full((1, *cams.shape[1:]), threshold, np.float32), cams])
-        index = scores.argmax(axis=0)
+        index = scores_with_background(cams, BackgroundRule(bg_threshold=threshold)).argmax(0)
         if image is not None:
-            index = dense_crf_labels(image, index, len(scores), **self.crf)
+            index = dense_crf_labels(image, index, len(cams) + 1, **self.crf)
         return index
 
     def seed_label(self, cams: np.ndarray, image: np.ndarray | None) -> np.ndarray:
@@ -230,8 +230,7 @@ class AlphaSeedLabels(_SeedLabels):
         return dict(super().settings(), alpha_low=self.alpha_low, alpha_high=self.alpha_high)
 
     def _argmax(self, cams: np.ndarray, alpha: float, image: np.ndarray | None) -> np.ndarray:
-        peak = cams.max(axis=0) if len(cams) else np.zeros(cams.shape[1:], np.float32)
-        scores = np.concatenate([((1.0 - peak) ** alpha)[None].astype(np.float32), cams])
+        scores = scores_with_background(cams, BackgroundRule(alpha=alpha))
         if image is not None:
             scores = dense_crf(image, scores, **self.crf)
         return scores.argmax(axis=0)
