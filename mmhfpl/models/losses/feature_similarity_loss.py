@@ -51,6 +51,7 @@ from .cam_loss import CAMLoss
 from .cam_posteriors import (
     CAM_NORMALIZATIONS,
     at_least_float32,
+    binomial_posterior,
     multilabel_targets,
     multinomial_posterior,
 )
@@ -58,10 +59,7 @@ from .cam_posteriors import (
 __all__ = [
     'FeatureSimilarityLoss',
     'feature_similarity_loss',
-    'fsl_compatibility',
     'fsl_negligible_reach',
-    'fsl_pixel_dissimilarity',
-    'fsl_spatial_weights',
     'fsl_window_tail_mass',
 ]
 
@@ -72,42 +70,6 @@ COMPILE_ENV = 'MMHFPL_FSL_COMPILE'
 #: Default number of kernel entries (``B x rows x cols``) per block (2 MB in float32; fastest
 #: measured on a 2-core CPU for 56x56 and 112x112 maps).
 DEFAULT_BLOCK_ELEMENTS = 1 << 19
-
-
-def fsl_pixel_dissimilarity(x_i: Tensor, x_j: Tensor) -> Tensor:
-    """Colour dissimilarity ``delta_ij = |x_i - x_j|_1 / 3`` of Eq. 13 for all pairs.
-
-    Args:
-        x_i: Colours of the first pixels, shape ``(..., n, 3)``, values in ``[0, 1]``.
-        x_j: Colours of the second pixels, shape ``(..., m, 3)``.
-
-    Returns:
-        Tensor of shape ``(..., n, m)`` with values in ``[0, 1]`` for inputs in ``[0, 1]``.
-    """
-    return torch.cdist(x_i, x_j, p=1.0) / 3.0
-
-
-def fsl_compatibility(delta: Tensor, mu: float = 2.5, eps: float = 1e-6) -> Tensor:
-    """Colour compatibility ``f = tanh(mu + log(delta / (1 - delta)))`` of Eq. 12.
-
-    Evaluated as the equivalent rational function
-    ``(e^{2 mu} t^2 - 1) / (e^{2 mu} t^2 + 1) = 1 - 2 / (e^{2 mu} t^2 + 1)`` of
-    ``t = delta / (1 - delta)`` (equal to ``(e^{2 mu} delta^2 - (1 - delta)^2) /
-    (e^{2 mu} delta^2 + (1 - delta)^2)``) after clamping ``delta`` to ``[eps, 1 - eps]``, so no
-    logarithm or hyperbolic tangent is needed and the result is finite for ``delta`` in
-    ``{0, 1}``.
-
-    Args:
-        delta: Dissimilarities of Eq. 13, any shape.
-        mu: Offset ``mu`` of Eq. 12.
-        eps: Clamp margin keeping ``delta`` inside ``(0, 1)``; at most ``1e-5``.
-
-    Returns:
-        Tensor of the same shape with values in ``(-1, 1)``.
-    """
-    delta = delta.clamp(eps, 1.0 - eps)
-    t = delta / (1.0 - delta)
-    return 1.0 - 2.0 / (math.exp(2.0 * mu) * t.square() + 1.0)
 
 
 def _gaussian_table(n: int, sigma: float, reach: float | None, device: torch.device,
@@ -144,32 +106,6 @@ def fsl_negligible_reach(sigma: float, dtype: torch.dtype = torch.float32) -> in
     """
     eps = torch.finfo(dtype).eps
     return int(math.floor(sigma * math.sqrt(-2.0 * math.log(eps * eps))))
-
-
-def fsl_spatial_weights(height: int, width: int, sigma: float = 5.0, *,
-                        device: torch.device | str | None = None,
-                        dtype: torch.dtype = torch.float32) -> Tensor:
-    """Dense spatial weights ``w_ij`` of Eq. 10 for an ``height x width`` map.
-
-    Pixels are flattened row-major (``i = row * width + col``). The matrix has
-    ``(height * width)^2`` entries; it is meant for references and small maps only, the loss
-    itself never builds it.
-
-    Args:
-        height: Map height ``H``.
-        width: Map width ``W``.
-        sigma: Gaussian bandwidth ``sigma`` in pixels.
-        device: Device of the result.
-        dtype: Floating dtype of the result.
-
-    Returns:
-        Tensor of shape ``(H * W, H * W)``.
-    """
-    cpu = torch.device('cpu')
-    rows = _gaussian_table(height, sigma, None, cpu, torch.float64)
-    cols = _gaussian_table(width, sigma, None, cpu, torch.float64)
-    w = torch.kron(rows, cols) / (2.0 * math.pi * sigma * sigma)
-    return w.to(device=device, dtype=dtype)
 
 
 def fsl_window_tail_mass(sigma: float, window: int) -> float:
@@ -463,7 +399,7 @@ class FeatureSimilarityLoss(CAMLoss):
                 present = torch.cat([labels.new_ones(labels.shape[0], 1), labels], dim=1)
                 maps = maps * present[..., None, None].to(maps.dtype)
             return maps
-        maps = {'r': CAM_NORMALIZATIONS[self.normalize], 'b': torch.sigmoid,
+        maps = {'r': CAM_NORMALIZATIONS[self.normalize], 'b': binomial_posterior,
                 's': lambda s: s}[self.gating](scores)
         if self.mask_absent:
             maps = maps * labels[..., None, None].to(maps.dtype)
