@@ -198,6 +198,7 @@ def test_voc_config_trains_one_step_and_predicts(toy_root, gt_cams):
     assert set(sample.pred_sem_seg.data.unique().tolist()) <= allowed
 
 
+@pytest.mark.slow
 def test_toy_config_trains_and_refines_through_the_tools(tmp_path, toy_root, gt_cams,
                                                          monkeypatch, capsys):
     work = tmp_path / 'work'

@@ -113,6 +113,7 @@ def test_voc_config_trains_one_step_with_a_frozen_backbone(toy_root, tmp_path):
     assert all(p.grad is None for p in model.backbone.parameters())
 
 
+@pytest.mark.slow
 def test_toy_config_trains_and_refines_resumably(tmp_path, toy_root):
     init_default_scope('mmhfpl')
     cam_dir = tmp_path / 'cams'

@@ -99,6 +99,7 @@ def test_installed_package_resolves_mmhfpl_configs_outside_the_checkout(installe
     assert out[3].startswith(str(installed['package'] / '.mim' / 'configs'))
 
 
+@pytest.mark.slow
 def test_installed_train_tool_runs_a_toy_config_from_elsewhere(installed, toy_root):
     user = installed['user']
     (user / 'my_toy.py').write_text(textwrap.dedent("""

@@ -55,6 +55,7 @@ def _options(toy_root: str, q_file: str, max_iters: int) -> dict:
     return options
 
 
+@pytest.mark.slow
 def test_three_phases_update_q_and_resume_restores_it(tmp_path, toy_root):
     work = tmp_path / 'work'
     q_init = _gt_q_file(toy_root, str(tmp_path / 'q_init.npz'))

@@ -47,6 +47,7 @@ def test_train_resume_and_test_cli(tmp_path, toy_root):
     assert 0.0 <= metrics['multi-label/mAP'] <= 100.0
 
 
+@pytest.mark.slow
 def test_dist_train_and_test_two_cpu_processes(tmp_path, toy_root):
     work = tmp_path / 'dist'
     result = run_tool(['bash', 'tools/dist_train.sh', TOY_CONFIG, '2', '--work-dir', str(work),
