@@ -429,4 +429,4 @@ class FeatureSimilarityLoss(CAMLoss):
         maps = self.gating_maps(scores, labels)
         rgb = self.rgb_images(images, maps.shape[-2:])
         loss = feature_similarity_loss(maps, rgb, self.mu, self.sigma, **self.fsl_options)
-        return {self.loss_name: self.loss_weight * loss}
+        return self.weighted(loss)
