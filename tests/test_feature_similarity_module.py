@@ -7,9 +7,6 @@ import torch.nn.functional as F
 from mmhfpl.models.losses import FeatureSimilarityLoss, feature_similarity_loss
 from mmhfpl.models.losses.cam_posteriors import max_normalize, multinomial_posterior
 
-MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
-STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
-
 
 @pytest.fixture
 def batch():
@@ -17,7 +14,7 @@ def batch():
     scores = torch.randn(2, 3, 6, 7)
     labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
     rgb = torch.rand(2, 3, 12, 14)
-    images = (rgb * 255 - MEAN) / STD
+    images = rgb  # what the classifier hands to its losses (CAMClassifier.input_images)
     return scores, labels, rgb, images
 
 

@@ -125,8 +125,10 @@ class SEAM(CAMClassifier):
         scores, revised = self.forward_branch(inputs)
         scores_t, revised_t = self.forward_branch(scaled_inputs)
 
-        losses = self.head.losses_from_scores(scores, labels, inputs, owner='SEAM')
-        add_losses(losses, self.scaled_cls_loss(scores_t, labels, scaled_inputs), 'SEAM')
+        losses = self.head.losses_from_scores(scores, labels, self.input_images(inputs),
+                                              owner='SEAM')
+        add_losses(losses, self.scaled_cls_loss(scores_t, labels,
+                                                self.input_images(scaled_inputs)), 'SEAM')
 
         size, size_t = inputs.shape[-2:], scaled_inputs.shape[-2:]
         cam, cam_rv = _resize(scores, size), _resize(revised, size)

@@ -8,8 +8,9 @@ its GAP BCE) returns each, so the log shows them apart. Models collect the dicts
 :func:`mmhfpl.models.heads.cam_head.add_losses`, which refuses duplicate names.
 
 :class:`CAMLoss` is the form a CAM head's loss list takes: ``forward(scores, labels,
-images=None)`` for raw CAM scores (B, C, h, w), multi-hot labels (B, C) and the preprocessed
-input batch, so any of them (GAP BCE, ISL, FSL, ...) is drop-in in ``CAMHead(losses=[...])``,
+images=None)`` for raw CAM scores (B, C, h, w), multi-hot labels (B, C) and the input batch
+as images in [0, 1] (the classifier undoes its data preprocessor's normalisation), so any of
+them (GAP BCE, ISL, FSL, ...) is drop-in in ``CAMHead(losses=[...])``,
 ``SpatialBCEHead(extra_losses=[...])`` or SEAM's head.
 """
 

@@ -330,9 +330,10 @@ class FeatureSimilarityLoss(CAMLoss):
       original multinomial FSL (Table 4's ablation).
 
     For the binomial gatings, classes absent from the image are masked out (their maps
-    are zero, so they get neither loss nor gradient), as §4.3 prescribes. The
-    normalised input batch is mapped back to RGB in [0, 1] and resized to the map size,
-    by default as the authors do (bilinear, ``align_corners=True``, no antialiasing, which
+    are zero, so they get neither loss nor gradient), as §4.3 prescribes. The input images
+    (in [0, 1], the data preprocessor's normalisation already undone by the classifier:
+    :meth:`~mmhfpl.models.classifiers.CAMClassifier.input_images`) are resized to the map
+    size, by default as the authors do (bilinear, ``align_corners=True``, no antialiasing, which
     keeps the colour edges FSL relies on sharp). ``upsample`` enlarges the CAM by an integer factor
     first (the paper: x2 for SIPE, x4 for MCTformer). ``with_background`` appends the
     background map 1 - max_c over the (masked) gating maps, as the authors' SEAM code
@@ -350,8 +351,6 @@ class FeatureSimilarityLoss(CAMLoss):
         antialias: Antialias the image resize (authors: False).
         mask_absent: Zero the maps of classes absent from the image labels
             (default: True for binomial gatings, False for ``'multinomial'``).
-        mean: Per-channel mean the data preprocessor subtracted (0-255 scale).
-        std: Per-channel std the data preprocessor divided by (0-255 scale).
         loss_weight: Factor applied to the loss (paper: 0.2 on COCO for SEAM).
         loss_name: Key of the loss in the loss dict.
         **fsl_options: Keyword options of :func:`feature_similarity_loss`.
@@ -362,9 +361,7 @@ class FeatureSimilarityLoss(CAMLoss):
     def __init__(self, gating: str = 'r', mu: float = 2.5, sigma: float = 5.0,
                  upsample: int = 1, with_background: bool = False,
                  mask_absent: bool | None = None, normalize: str = 'minmax',
-                 align_corners: bool = True, antialias: bool = False,
-                 mean: Sequence[float] = (123.675, 116.28, 103.53),
-                 std: Sequence[float] = (58.395, 57.12, 57.375), loss_weight: float = 1.0,
+                 align_corners: bool = True, antialias: bool = False, loss_weight: float = 1.0,
                  loss_name: str = 'loss_fsl', **fsl_options) -> None:
         super().__init__(loss_weight, loss_name)
         if gating not in self.GATINGS:
@@ -385,10 +382,6 @@ class FeatureSimilarityLoss(CAMLoss):
         self.upsample = upsample
         self.with_background = with_background
         self.mask_absent = gating != 'multinomial' if mask_absent is None else mask_absent
-        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
-                             persistent=False)
-        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1),
-                             persistent=False)
         self.fsl_options = fsl_options
 
     def gating_maps(self, scores: Tensor, labels: Tensor) -> Tensor:
@@ -408,8 +401,8 @@ class FeatureSimilarityLoss(CAMLoss):
         return maps
 
     def rgb_images(self, images: Tensor, size: Sequence[int]) -> Tensor:
-        """Undo the input normalisation and resize to ``size``: RGB in [0, 1]."""
-        rgb = ((images.float() * self.std + self.mean) / 255.0).clamp(0, 1)
+        """Images in [0, 1] resized to ``size`` (as the authors resize them)."""
+        rgb = images.float().clamp(0, 1)
         if tuple(rgb.shape[-2:]) != tuple(size):
             rgb = F.interpolate(rgb, size=tuple(size), mode='bilinear',
                                 align_corners=self.align_corners,
@@ -417,7 +410,7 @@ class FeatureSimilarityLoss(CAMLoss):
         return rgb
 
     def forward(self, scores: Tensor, labels: Tensor, images: Tensor | None = None) -> dict:
-        """Return ``{loss_name: loss}`` for raw CAM scores, labels and input images."""
+        """Return ``{loss_name: loss}`` for raw CAM scores, labels and images in [0, 1]."""
         if images is None:
             raise ValueError('FeatureSimilarityLoss needs the input images; use it in a head '
                              'whose classifier passes them (e.g. CAMClassifier)')
