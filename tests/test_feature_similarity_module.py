@@ -132,3 +132,14 @@ def test_bad_configuration_and_missing_images(batch):
         FeatureSimilarityLoss(gating='s', with_background=True)
     with pytest.raises(ValueError, match='needs the input images'):
         FeatureSimilarityLoss()(scores, labels)
+
+
+def test_option_typos_and_mmseg_decode_heads_fail_early_with_a_clear_message(batch):
+    with pytest.raises(TypeError, match=r"unknown options \['sigmma'\].*sigma"):
+        FeatureSimilarityLoss(sigmma=3.0)
+    scores, labels, _, _ = batch
+    # mmseg's decode head calls loss_decode(seg_logits, seg_label, weight=..., ignore_index=...)
+    with pytest.raises(TypeError, match='loss of a CAM head.*decode head'):
+        FeatureSimilarityLoss()(scores, labels, weight=None, ignore_index=255)
+    assert FeatureSimilarityLoss(block_size=64, window=20).fsl_options == dict(block_size=64,
+                                                                               window=20)

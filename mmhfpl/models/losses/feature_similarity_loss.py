@@ -67,6 +67,9 @@ __all__ = [
 #: ``use_compile`` argument is left at ``None``.
 COMPILE_ENV = 'MMHFPL_FSL_COMPILE'
 
+#: Keyword options of :func:`feature_similarity_loss` that the module passes through.
+FSL_OPTIONS = ('eps', 'block_size', 'window', 'use_compile')
+
 #: Default number of kernel entries (``B x rows x cols``) per block (2 MB in float32; fastest
 #: measured on a 2-core CPU for 56x56 and 112x112 maps).
 DEFAULT_BLOCK_ELEMENTS = 1 << 19
@@ -382,6 +385,12 @@ class FeatureSimilarityLoss(CAMLoss):
         self.upsample = upsample
         self.with_background = with_background
         self.mask_absent = gating != 'multinomial' if mask_absent is None else mask_absent
+        unknown = sorted(set(fsl_options) - set(FSL_OPTIONS))
+        if unknown:
+            raise TypeError(f'FeatureSimilarityLoss got unknown options {unknown}; its options '
+                            f'are gating, mu, sigma, upsample, with_background, mask_absent, '
+                            f'normalize, align_corners, antialias, loss_weight, loss_name and '
+                            f'{", ".join(FSL_OPTIONS)}')
         self.fsl_options = fsl_options
 
     def gating_maps(self, scores: Tensor, labels: Tensor) -> Tensor:
@@ -409,8 +418,15 @@ class FeatureSimilarityLoss(CAMLoss):
                                 antialias=self.antialias).clamp(0, 1)
         return rgb
 
-    def forward(self, scores: Tensor, labels: Tensor, images: Tensor | None = None) -> dict:
+    def forward(self, scores: Tensor, labels: Tensor, images: Tensor | None = None,
+                **mmseg_kwargs) -> dict:
         """Return ``{loss_name: loss}`` for raw CAM scores, labels and images in [0, 1]."""
+        if mmseg_kwargs:  # e.g. weight=, ignore_index= from an mmseg decode head
+            raise TypeError(
+                'FeatureSimilarityLoss is a loss of a CAM head (the losses of CAMHead, SEAM or '
+                'SpatialBCEHead extra_losses): it needs the input images and image labels, '
+                'which an mmseg decode head does not pass to its loss_decode '
+                f'(got {sorted(mmseg_kwargs)}). Train the CAM model with it instead.')
         if images is None:
             raise ValueError('FeatureSimilarityLoss needs the input images; use it in a head '
                              'whose classifier passes them (e.g. CAMClassifier)')
