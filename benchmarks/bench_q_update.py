@@ -35,6 +35,7 @@ from mmengine.runner import Runner  # noqa: E402
 from mmhfpl.datasets import ToyVOCConfig, make_toy_voc  # noqa: E402
 from mmhfpl.engine import QUpdateHook  # noqa: E402
 from mmhfpl.pseudo_labels import ratios_from_label_dir, save_q_file  # noqa: E402
+from mmhfpl.utils import merge_cfg_options  # noqa: E402
 
 
 class PhaseTimer(Hook):
@@ -71,13 +72,13 @@ def main() -> None:
                                                   ids, 6))
         cfg = Config.fromfile(str(REPO / 'configs/spatial_bce/spatial_bce_r18_toy.py'))
         phase_iters = cfg.phase_iters
-        cfg.merge_from_dict({
+        merge_cfg_options(cfg, {
             **{f'{loader}.dataset.data_root': root
                for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')},
             'train_cfg.max_iters': phase_iters,
             'model.backbone.init_cfg': None,  # timing only: no baseline checkpoint needed
-            'custom_hooks.1.q_file': q_file,
-            'custom_hooks.1.interval': 10 * phase_iters,  # no update inside the phase
+            'custom_hooks.QUpdateHook.q_file': q_file,
+            'custom_hooks.QUpdateHook.interval': 10 * phase_iters,  # no update inside the phase
             'default_hooks.checkpoint.interval': 10 * phase_iters,
         })
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None

@@ -1,9 +1,11 @@
 """Shared fixtures: a small generated toy set and helpers to run the tools."""
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -58,3 +60,15 @@ def run_tool(args: list[str], timeout: float = 600, **env: str) -> subprocess.Co
             f'{" ".join(args)} exited {result.returncode}\n--- stdout ---\n'
             f'{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}')
     return result
+
+
+def load_tool(relative: str) -> ModuleType:
+    """Import a script under ``tools/`` as a module (tools are scripts, not a package)."""
+    name = 'mmhfpl_tool_' + Path(relative).stem
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / relative)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and multiprocessing look modules up by name
+    spec.loader.exec_module(module)
+    return module

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmhfpl.datasets.label_io import load_label_png
-from mmhfpl.pseudo_labels.cam_io import CAMRecord, save_cam_file
+from mmhfpl.structures import CAMRecord, load_label_png, save_cam_file
 
 
 def write_gt_cams(toy_root: str, cam_dir: Path, split: str = 'train') -> list[str]:

@@ -13,7 +13,6 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-from mmhfpl.datasets.label_io import load_label_png
 from mmhfpl.datasets.transforms import PackAffinityInputs
 from mmhfpl.models.losses import AffinityLoss, affinity_loss, affinity_loss_terms
 from mmhfpl.models.losses.affinity_loss import (
@@ -24,6 +23,7 @@ from mmhfpl.models.losses.affinity_loss import (
 )
 from mmhfpl.models.refine import feature_affinity, neighbour_offsets
 from mmhfpl.registry import DATASETS, MODELS
+from mmhfpl.structures import load_label_png
 
 from .conftest import REPO, as_cli, run_tool
 from .refine_utils import write_gt_cams
@@ -198,6 +198,7 @@ def test_voc_config_trains_one_step_and_predicts(toy_root, gt_cams):
     assert set(sample.pred_sem_seg.data.unique().tolist()) <= allowed
 
 
+@pytest.mark.slow
 def test_toy_config_trains_and_refines_through_the_tools(tmp_path, toy_root, gt_cams,
                                                          monkeypatch, capsys):
     work = tmp_path / 'work'

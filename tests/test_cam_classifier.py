@@ -75,3 +75,24 @@ def test_classifier_from_config_trains_and_predicts(config):
     stride = 8 if 'toy' in config else 16
     assert out[0].cam.shape == (cfg.model.head.num_classes, 64 // stride, 64 // stride)
     assert out[0].cam_input.shape[-2:] == (64, 64)
+
+
+@pytest.mark.parametrize('mean, std', [((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),
+                                       ((10.0, 20.0, 30.0), (2.0, 3.0, 4.0))])
+def test_losses_see_the_images_whatever_the_preprocessor_normalisation(mean, std, monkeypatch):
+    """FSL's colours come from the model's data preprocessor, not from a copy of its config."""
+    cfg = Config.fromfile(str(REPO / 'configs/cam/cam_hfpl_r18_toy.py'))
+    cfg.model.data_preprocessor.update(mean=list(mean), std=list(std))
+    with DefaultScope.overwrite_default_scope('mmhfpl'):
+        model = MODELS.build(cfg.model)
+    images = [torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8) for _ in range(2)]
+    data = model.data_preprocessor(dict(inputs=images, data_samples=_samples([[0], [1]])),
+                                   training=True)
+    rgb = torch.stack(images).flip(1).float() / 255  # to_rgb=True: BGR -> RGB
+    torch.testing.assert_close(model.input_images(data['inputs']), rgb, atol=1e-5, rtol=0)
+    seen = []
+    fsl = model.head.losses[-1]
+    monkeypatch.setattr(fsl, 'rgb_images', lambda imgs, size: seen.append(imgs) or
+                        type(fsl).rgb_images(fsl, imgs, size))
+    model(**data, mode='loss')
+    torch.testing.assert_close(seen[0], rgb, atol=1e-5, rtol=0)

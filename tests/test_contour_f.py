@@ -203,7 +203,9 @@ def test_identical_masks_give_f_one():
     np.testing.assert_array_equal(counts[:, 0], counts[:, 1])
     np.testing.assert_array_equal(counts[:, 2], counts[:, 3])
     assert result['F'] == 1.0
-    np.testing.assert_array_equal(result['per_class_F'], np.ones(5))
+    present = np.isin(np.arange(1, 6), gt)
+    np.testing.assert_array_equal(result['per_class_F'][present], np.ones(present.sum()))
+    assert np.isnan(result['per_class_F'][~present]).all()
 
 
 @pytest.mark.parametrize(('radius', 'matched'), [(1, 20), (2, 24), (3, 40)])
@@ -250,25 +252,33 @@ def test_absent_class_conventions():
     gt = square(None, 20, 2, 5, label=2, base=gt)
     pred = square((40, 40), 2, 2, 6, label=1)
     pred = square(None, 20, 20, 5, label=3, base=pred)
-    result = contour_f_score([pred], [gt], 5)
+    result = contour_f_score([pred], [gt], 5, count_absent=True)
     counts = result['counts']
     # A 5x5 square has a 6x6 boundary ring of 4 * 6 - 4 = 20 pixels.
     np.testing.assert_array_equal(counts[2], [0, 0, 0, 20])
     np.testing.assert_array_equal(counts[3], [0, 20, 0, 0])
     np.testing.assert_array_equal(counts[4], [0, 0, 0, 0])
-    # Only GT -> P 1, R 0; only pred -> P 0, R 1; neither -> P 1, R 1.
+    # The authors' rule: only GT -> P 1, R 0; only pred -> P 0, R 1; neither -> P 1, R 1,
+    # and the class that occurs nowhere counts with F = 1.
     np.testing.assert_array_equal(result['per_class_precision'], [1, 1, 0, 1])
     np.testing.assert_array_equal(result['per_class_recall'], [1, 0, 1, 1])
     np.testing.assert_array_equal(result['per_class_F'], [1, 0, 0, 1])
     assert result['F'] == 0.5
+    # Default, as mIoU: the mean runs over the classes that occur (1, 2, 3); class 4 is nan.
+    default = contour_f_score([pred], [gt], 5)
+    np.testing.assert_array_equal(default['per_class_F'][:3], [1, 0, 0])
+    assert np.isnan(default['per_class_F'][3])
+    assert default['F'] == pytest.approx(1 / 3)
 
 
 def test_class_filling_the_image_has_no_boundary():
     # A mask covering everything has no boundary pixels: "neither" -> F = 1 for every class.
     full = np.ones((8, 8), dtype=np.uint8)
-    result = contour_f_score([full], [full], 2)
+    result = contour_f_score([full], [full], 2, count_absent=True)
     np.testing.assert_array_equal(result['counts'], np.zeros((2, 4)))
     assert result['F'] == 1.0 and result['background_F'] == 1.0
+    default = contour_f_score([full], [full], 2)  # class 1 occurs; background does not
+    assert default['F'] == 1.0 and np.isnan(default['background_F'])
 
 
 def test_from_counts_hand_values():

@@ -51,3 +51,26 @@ def test_metric_builds_from_an_mmseg_evaluator_config():
     with DefaultScope.overwrite_default_scope('mmseg'):
         metric = MMSEG_METRICS.build(dict(type='mmhfpl.ContourFMetric', bound_th=0.01))
     assert isinstance(metric, ContourFMetric) and metric.bound_th == 0.01
+
+
+def test_classes_absent_from_the_set_are_left_out_of_f_by_default():
+    """An all-background model on data holding 1 of 5 classes: F is not inflated."""
+    gts, preds = [], []
+    for shift in range(3):
+        gt = np.zeros((40, 40), dtype=np.int64)
+        gt[10:25, 8 + shift:30] = 2  # only class 2 ('b') occurs
+        gts.append(gt)
+        preds.append(np.zeros_like(gt))  # all background
+    meta = dict(classes=('background', 'a', 'b', 'c', 'd', 'e'))
+    out = {}
+    for count_absent in (False, True):
+        metric = ContourFMetric(count_absent=count_absent)
+        metric.dataset_meta = meta
+        metric.process({}, [_sample(p, g) for p, g in zip(preds, gts, strict=True)])
+        out[count_absent] = metric.evaluate(len(preds))
+    # Default: the mean over the classes that occur; 'b' is missed entirely (F = 0).
+    assert out[False]['F'] == 0.0
+    # The authors' rule scores the four absent classes with F = 100 each: 4 * 100 / 5.
+    assert out[True]['F'] == 80.0
+    assert out[False]['mIoU'] == out[True]['mIoU']
+    assert out[False]['J&F'] == round((out[False]['mIoU'] + 0.0) / 2, 2)

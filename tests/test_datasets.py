@@ -9,8 +9,12 @@ from PIL import Image
 
 from mmhfpl.datasets import COCOWSSSDataset, ToyVOCDataset, VOCWSSSDataset
 from mmhfpl.datasets import wsss_dataset as wsss_module
-from mmhfpl.datasets.coco_conversion import convert_coco_split
-from mmhfpl.datasets.label_io import load_label_png, save_label_png
+from mmhfpl.structures import load_label_png, save_label_png
+
+from .conftest import load_tool
+
+convert_coco_split = load_tool(
+    'tools/dataset_converters/convert_coco_wsss.py').convert_coco_split
 
 VOC_CLASSES = VOCWSSSDataset.METAINFO['classes']
 

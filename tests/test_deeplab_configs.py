@@ -12,7 +12,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
 
-from mmhfpl.datasets.label_io import save_label_png
+from mmhfpl.structures import save_label_png
 
 from .conftest import REPO, as_cli, run_tool
 

@@ -8,15 +8,32 @@ import torch
 
 from mmhfpl.models.losses.feature_similarity_loss import (
     feature_similarity_loss,
-    fsl_compatibility,
-    fsl_pixel_dissimilarity,
-    fsl_spatial_weights,
     fsl_window_tail_mass,
 )
 
 fsl_module = importlib.import_module('mmhfpl.models.losses.feature_similarity_loss')
 
 EPS = 1e-6
+
+
+# Direct references of Eq. 10, 12 and 13 (the loss has one implementation, its block kernel).
+def fsl_compatibility(delta, mu=2.5, eps=EPS):
+    """Eq. 12 as written: tanh(mu + log(delta / (1 - delta))), delta clamped into (0, 1)."""
+    delta = delta.clamp(eps, 1 - eps)
+    return torch.tanh(mu + torch.log(delta / (1 - delta)))
+
+
+def fsl_pixel_dissimilarity(x_i, x_j):
+    """Eq. 13: |x_i - x_j|_1 / 3 for all pairs of (..., n, 3) and (..., m, 3) colours."""
+    return (x_i[..., :, None, :] - x_j[..., None, :, :]).abs().sum(-1) / 3
+
+
+def fsl_spatial_weights(height, width, sigma=5.0, dtype=torch.float64):
+    """Eq. 10 for every pair of row-major pixels: a (HW, HW) matrix."""
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing='ij')
+    pos = torch.stack([rows.flatten(), cols.flatten()], dim=1).to(dtype)
+    dist2 = (pos[:, None, :] - pos[None, :, :]).square().sum(-1)
+    return torch.exp(-dist2 / (2 * sigma**2)) / (2 * math.pi * sigma**2)
 
 
 def loss_by_pairs(maps, images, mu=2.5, sigma=5.0, eps=EPS):
@@ -150,10 +167,7 @@ def test_rational_compatibility_equals_tanh_form(mu):
     delta = torch.cat([torch.linspace(0, 1, 2001, dtype=torch.float64),
                        torch.logspace(-9, -1, 50, dtype=torch.float64),
                        1 - torch.logspace(-9, -1, 50, dtype=torch.float64)])
-    clamped = delta.clamp(EPS, 1 - EPS)
-    expected = torch.tanh(mu + torch.log(clamped / (1 - clamped)))
-    value = fsl_compatibility(delta, mu=mu, eps=EPS)
-    assert (value - expected).abs().max().item() <= 1e-12
+    expected = fsl_compatibility(delta, mu=mu, eps=EPS)
     # the kernel used inside the loss, in both its eager and compilable formulations
     c, lo, hi = math.exp(2 * mu), 3 * EPS, 3 - 3 * EPS
     colours = delta[None, None, :].expand(1, 3, -1)  # |x_i - x_j|_1 / 3 = delta for x_i = 0
@@ -165,7 +179,7 @@ def test_rational_compatibility_equals_tanh_form(mu):
         assert (k_blk[0, 0] - 0.5 * expected).abs().max().item() <= 1e-12
 
 
-def test_pixel_dissimilarity_and_spatial_weights():
+def test_reference_dissimilarity_and_spatial_weights_by_hand():
     _, images = make_inputs(1, 1, 3, 4, seed=5)
     x = images.reshape(1, 3, -1).transpose(1, 2)
     delta = fsl_pixel_dissimilarity(x, x)

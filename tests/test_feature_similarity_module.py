@@ -7,9 +7,6 @@ import torch.nn.functional as F
 from mmhfpl.models.losses import FeatureSimilarityLoss, feature_similarity_loss
 from mmhfpl.models.losses.cam_posteriors import max_normalize, multinomial_posterior
 
-MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
-STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
-
 
 @pytest.fixture
 def batch():
@@ -17,7 +14,7 @@ def batch():
     scores = torch.randn(2, 3, 6, 7)
     labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
     rgb = torch.rand(2, 3, 12, 14)
-    images = (rgb * 255 - MEAN) / STD
+    images = rgb  # what the classifier hands to its losses (CAMClassifier.input_images)
     return scores, labels, rgb, images
 
 
@@ -135,3 +132,14 @@ def test_bad_configuration_and_missing_images(batch):
         FeatureSimilarityLoss(gating='s', with_background=True)
     with pytest.raises(ValueError, match='needs the input images'):
         FeatureSimilarityLoss()(scores, labels)
+
+
+def test_option_typos_and_mmseg_decode_heads_fail_early_with_a_clear_message(batch):
+    with pytest.raises(TypeError, match=r"unknown options \['sigmma'\].*sigma"):
+        FeatureSimilarityLoss(sigmma=3.0)
+    scores, labels, _, _ = batch
+    # mmseg's decode head calls loss_decode(seg_logits, seg_label, weight=..., ignore_index=...)
+    with pytest.raises(TypeError, match='loss of a CAM head.*decode head'):
+        FeatureSimilarityLoss()(scores, labels, weight=None, ignore_index=255)
+    assert FeatureSimilarityLoss(block_size=64, window=20).fsl_options == dict(block_size=64,
+                                                                               window=20)

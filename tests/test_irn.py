@@ -9,7 +9,6 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from mmhfpl.datasets.label_io import load_label_png
 from mmhfpl.datasets.transforms import PackAffinityInputs
 from mmhfpl.models.refine import (
     neighbour_offsets,
@@ -20,6 +19,7 @@ from mmhfpl.models.refine import (
 )
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.registry import DATASETS, MODELS
+from mmhfpl.structures import load_label_png
 
 from .conftest import REPO
 from .refine_utils import write_gt_cams
@@ -113,6 +113,7 @@ def test_voc_config_trains_one_step_with_a_frozen_backbone(toy_root, tmp_path):
     assert all(p.grad is None for p in model.backbone.parameters())
 
 
+@pytest.mark.slow
 def test_toy_config_trains_and_refines_resumably(tmp_path, toy_root):
     init_default_scope('mmhfpl')
     cam_dir = tmp_path / 'cams'

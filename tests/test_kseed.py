@@ -1,30 +1,24 @@
 """k-seed statistics: metric files, mmengine work dirs, error messages and the --run mode."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from mmhfpl.evaluation import kseed
-from mmhfpl.evaluation.kseed import (
-    MetricsNotFoundError,
-    collect_metrics,
-    plan_seed_runs,
-    run_seed_plan,
-    summarize_runs,
-)
+from .conftest import REPO, load_tool
 
-from .conftest import REPO
+kseed = load_tool('tools/analysis_tools/kseed_stats.py')
+MetricsNotFoundError = kseed.MetricsNotFoundError
+collect_metrics = kseed.collect_metrics
+plan_seed_runs = kseed.plan_seed_runs
+run_seed_plan = kseed.run_seed_plan
+summarize_runs = kseed.summarize_runs
 
 TOY_DEEPLAB = str(REPO / 'configs/deeplab/deeplabv3plus_r18_toy_pseudo.py')
 
 
 def _load_cli():
-    spec = importlib.util.spec_from_file_location('kseed_stats_cli', REPO / 'tools/kseed_stats.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return kseed
 
 
 def _write_json(path: Path, data) -> Path:

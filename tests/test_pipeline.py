@@ -3,11 +3,13 @@
 import json
 import sys
 
+import pytest
 from PIL import Image
 
 from .conftest import run_tool
 
 
+@pytest.mark.slow
 def test_quick_pipeline_end_to_end_and_resume(tmp_path):
     work, data = tmp_path / 'work', tmp_path / 'toy'
     command = [sys.executable, 'tools/run_pipeline.py', '--quick', '--work-dir', str(work),

@@ -11,10 +11,10 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from mmhfpl.datasets.label_io import load_label_png
 from mmhfpl.pseudo_labels import cam_tta_pipeline, load_cam_file, tta_record
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.registry import MODELS
+from mmhfpl.structures import load_label_png
 
 from .conftest import REPO, run_tool, tiny_options
 from .test_tools import _free_port

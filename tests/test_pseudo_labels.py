@@ -11,7 +11,6 @@ from mmseg.evaluation import IoUMetric
 from PIL import Image
 
 from mmhfpl.datasets import ToyVOCDataset
-from mmhfpl.datasets.label_io import load_label_png, save_label_png
 from mmhfpl.pseudo_labels import (
     BackgroundRule,
     CAMRecord,
@@ -34,6 +33,7 @@ from mmhfpl.pseudo_labels.make_labels import (
     LABEL_CRF_GT_PROB,
     class_scores,
 )
+from mmhfpl.structures import load_label_png, save_label_png
 
 
 class ImageEchoModel(torch.nn.Module):

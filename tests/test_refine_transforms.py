@@ -6,7 +6,6 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.registry import init_default_scope
 
-from mmhfpl.datasets.label_io import load_label_png
 from mmhfpl.datasets.transforms import (
     AlphaSeedLabels,
     LoadCAMFromFile,
@@ -22,8 +21,8 @@ from mmhfpl.models.losses.affinity_loss import (
     PAIR_NEGATIVE,
 )
 from mmhfpl.models.refine.random_walk import neighbour_offsets
-from mmhfpl.pseudo_labels.cam_io import CAMRecord, save_cam_file
 from mmhfpl.registry import DATASETS
+from mmhfpl.structures import CAMRecord, load_label_png, save_cam_file
 
 from .refine_utils import write_gt_cams
 

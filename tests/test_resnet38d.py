@@ -1,6 +1,5 @@
 """ResNet38d backbone and the MXNet .params converter (no mxnet involved)."""
 
-import importlib.util
 import re
 import struct
 import subprocess
@@ -12,17 +11,17 @@ import torch
 from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmhfpl.models.backbones.mxnet_params import (
-    convert_resnet38d,
-    load_mxnet_params,
-    read_ndarray_list,
-    resnet38d_shapes,
-    resnet38d_to_mxnet_name,
-)
 from mmhfpl.models.backbones.resnet38d import ResNet38d
 from mmhfpl.registry import MODELS
 
-from .conftest import REPO
+from .conftest import REPO, load_tool
+
+converter = load_tool('tools/model_converters/convert_resnet38d.py')
+convert_resnet38d = converter.convert_resnet38d
+load_mxnet_params = converter.load_mxnet_params
+read_ndarray_list = converter.read_ndarray_list
+resnet38d_shapes = converter.resnet38d_shapes
+resnet38d_to_mxnet_name = converter.resnet38d_to_mxnet_name
 
 CHANNELS = (64, 128, 256, 512, 1024, 2048, 4096)
 STRIDES = (1, 2, 4, 8, 8, 8, 8)
@@ -247,7 +246,8 @@ def test_mapping_covers_exactly_the_mxnet_names():
 def test_cli_round_trip_into_pretrained_init(full_params, big_output):
     src, expected = full_params
     out = big_output / 'resnet38d.pth'
-    result = subprocess.run([sys.executable, 'tools/convert_resnet38d.py', str(src), str(out)],
+    result = subprocess.run([sys.executable, 'tools/model_converters/convert_resnet38d.py',
+                             str(src), str(out)],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert 'linear1000_bias, linear1000_weight' in result.stdout
@@ -352,10 +352,7 @@ def test_missing_unknown_and_misshaped_keys_are_reported(tmp_path):
 
 
 def test_cli_reports_errors(tmp_path, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location('convert_resnet38d_tool',
-                                                  REPO / 'tools/convert_resnet38d.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = converter
     bad = tmp_path / 'bad.params'
     bad.write_bytes(b'\x00' * 8)
     monkeypatch.setattr(sys, 'argv', ['convert_resnet38d.py', str(bad), str(tmp_path / 'o.pth')])

@@ -20,7 +20,7 @@ from mmhfpl.models.losses import (
     equivariant_cross_regularization_loss,
     equivariant_regularization_loss,
 )
-from mmhfpl.models.losses.seam_losses import (
+from mmhfpl.models.losses.cam_posteriors import (
     append_background,
     keep_top_foreground,
     min_max_normalize,
@@ -171,13 +171,16 @@ def test_er_ecr_and_min_pooling_losses_by_hand():
 
 def test_seam_loss_modules_weight_name_and_errors():
     a, b = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
-    assert EquivariantRegularizationLoss(loss_weight=2.0)(a, b) == pytest.approx(
+    # The loss contract of mmhfpl: a dict {loss_name: loss_weight * value}.
+    assert EquivariantRegularizationLoss(loss_weight=2.0)(a, b)['loss_er'] == pytest.approx(
         2 * equivariant_regularization_loss(a, b).item())
     ecr = EquivariantCrossRegularizationLoss(top_ratio=0.5, loss_weight=3.0)
-    assert ecr(a, b) == pytest.approx(3 * equivariant_cross_regularization_loss(a, b, 0.5).item())
-    pool = AdaptiveMinPoolingLoss(ratio=0.5)
-    assert pool(a) == pytest.approx(0.5 * adaptive_min_pooling_loss(a, 0.5).item())
-    assert pool.loss_name == 'loss_min_pool' and ecr.loss_name == 'loss_ecr'
+    assert ecr(a, b)['loss_ecr'] == pytest.approx(
+        3 * equivariant_cross_regularization_loss(a, b, 0.5).item())
+    pool = AdaptiveMinPoolingLoss(ratio=0.5, loss_name='loss_pool')
+    assert list(pool(a)) == ['loss_pool']
+    assert pool(a)['loss_pool'] == pytest.approx(0.5 * adaptive_min_pooling_loss(a, 0.5).item())
+    assert pool.loss_name == 'loss_pool' and ecr.loss_name == 'loss_ecr'
     with pytest.raises(ValueError, match="start with 'loss'"):
         EquivariantRegularizationLoss(loss_name='er')
     with pytest.raises(ValueError, match=r'top_ratio must lie in \(0, 1\]'):

@@ -24,8 +24,8 @@ from mmhfpl.pseudo_labels import (
     tnt_ratio,
     tta_record,
 )
-from mmhfpl.pseudo_labels.cam_generation import image_id
 from mmhfpl.registry import MODELS
+from mmhfpl.structures import image_id
 
 from .conftest import REPO, as_cli, run_tool, tiny_options
 
@@ -55,6 +55,7 @@ def _options(toy_root: str, q_file: str, max_iters: int) -> dict:
     return options
 
 
+@pytest.mark.slow
 def test_three_phases_update_q_and_resume_restores_it(tmp_path, toy_root):
     work = tmp_path / 'work'
     q_init = _gt_q_file(toy_root, str(tmp_path / 'q_init.npz'))

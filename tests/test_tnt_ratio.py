@@ -8,7 +8,6 @@ import torch
 from mmengine.registry import DefaultScope
 
 from mmhfpl.datasets import ToyVOCDataset
-from mmhfpl.datasets.label_io import load_label_png, save_label_png
 from mmhfpl.pseudo_labels import (
     cam_tta_pipeline,
     fg_fraction,
@@ -18,6 +17,7 @@ from mmhfpl.pseudo_labels import (
     tnt_ratio,
     tta_record,
 )
+from mmhfpl.structures import load_label_png, save_label_png
 
 from .conftest import run_tool
 

@@ -8,6 +8,8 @@ import sys
 import pytest
 from mmengine.config import Config
 
+from mmhfpl.utils import merge_cfg_options
+
 from .conftest import REPO, TOY_CONFIG, as_cli, run_tool, tiny_options
 
 
@@ -47,6 +49,7 @@ def test_train_resume_and_test_cli(tmp_path, toy_root):
     assert 0.0 <= metrics['multi-label/mAP'] <= 100.0
 
 
+@pytest.mark.slow
 def test_dist_train_and_test_two_cpu_processes(tmp_path, toy_root):
     work = tmp_path / 'dist'
     result = run_tool(['bash', 'tools/dist_train.sh', TOY_CONFIG, '2', '--work-dir', str(work),
@@ -100,3 +103,23 @@ def test_close_launcher_destroys_the_process_group(tmp_path):
     assert dist.is_initialized()
     close_launcher()
     assert not dist.is_initialized()
+
+
+def test_cfg_options_name_list_items_by_type():
+    cfg = Config.fromfile(str(REPO / 'configs/refine/affinitynet_r18_toy.py'))
+    merge_cfg_options(cfg, {
+        'train_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir': '/cams',
+        'train_dataloader.dataset.pipeline.AlphaSeedLabels.cache_dir': '/seeds',
+        'test_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir': '/cams',
+        'train_dataloader.batch_size': 3,
+    })
+    steps = {step['type']: step for step in cfg.train_dataloader.dataset.pipeline}
+    assert steps['LoadCAMFromFile']['cam_dir'] == '/cams'
+    assert steps['AlphaSeedLabels']['cache_dir'] == '/seeds'
+    assert [step.get('cam_dir') for step in cfg.test_dataloader.dataset.pipeline
+            if step['type'] == 'LoadCAMFromFile'] == ['/cams']
+    assert cfg.train_dataloader.batch_size == 3
+    with pytest.raises(KeyError, match=r"no item of type 'LoadCam' .*LoadCAMFromFile"):
+        merge_cfg_options(cfg, {'train_dataloader.dataset.pipeline.LoadCam.cam_dir': 'x'})
+    with pytest.raises(KeyError, match="has no 'train_loader'"):
+        merge_cfg_options(cfg, {'train_loader.dataset.pipeline.LoadCAMFromFile.cam_dir': 'x'})

@@ -14,7 +14,7 @@ from scipy import ndimage
 from skimage.morphology import convex_hull_image
 
 from mmhfpl.datasets import TOY_CLASSES, ToyVOCConfig, make_toy_voc, render_toy_sample
-from mmhfpl.datasets.label_io import load_label_png, voc_palette
+from mmhfpl.structures import load_label_png, voc_palette
 
 from .conftest import REPO
 

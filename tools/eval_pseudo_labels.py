@@ -17,7 +17,7 @@ from mmengine.config import Config, DictAction
 from mmhfpl.pseudo_labels import BackgroundRule, evaluate_cams, evaluate_label_dir
 from mmhfpl.pseudo_labels.dataset_access import build_split, id_gt_pairs
 from mmhfpl.pseudo_labels.evaluate import format_table
-from mmhfpl.utils import register_all_modules
+from mmhfpl.utils import merge_cfg_options, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,8 +43,7 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     dataset = build_split(cfg, args.ann_file)
     samples = id_gt_pairs(dataset)
     num_classes = len(dataset.metainfo['classes'])

@@ -21,7 +21,7 @@ from mmengine.runner import load_checkpoint
 from mmhfpl.pseudo_labels import DEFAULT_SCALES, cam_tta_pipeline, generate_cams
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.registry import MODELS
-from mmhfpl.utils import close_launcher, prepare_launcher, register_all_modules
+from mmhfpl.utils import close_launcher, merge_cfg_options, prepare_launcher, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,8 +47,7 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     prepare_launcher(cfg, args.launcher)
     if args.launcher != 'none':
         from mmengine.dist import init_dist, is_distributed

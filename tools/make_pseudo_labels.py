@@ -16,11 +16,11 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 from mmhfpl.pseudo_labels import BackgroundRule, make_pseudo_labels
-from mmhfpl.pseudo_labels.cam_generation import image_id
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.pseudo_labels.make_labels import ADAPTIVE_CRF_KERNELS
-from mmhfpl.utils import register_all_modules
+from mmhfpl.structures import image_id
+from mmhfpl.utils import merge_cfg_options, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,8 +57,7 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     dataset = build_split(cfg, args.ann_file)
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     image_dirs = {osp.dirname(info['img_path']) for info in infos}

@@ -13,10 +13,10 @@ import argparse
 
 from mmengine.config import Config, DictAction
 
-from mmhfpl.pseudo_labels.cam_generation import image_id
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.pseudo_labels.tnt_ratio import fg_fraction, ratios_from_label_dir, save_q_file
-from mmhfpl.utils import register_all_modules
+from mmhfpl.structures import image_id
+from mmhfpl.utils import merge_cfg_options, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,8 +34,7 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     dataset = build_split(cfg, args.ann_file, loader='train_dataloader')
     ids = [image_id(dataset.get_data_info(i)['img_path']) for i in range(len(dataset))]
     num_classes = len(dataset.metainfo['classes']) - 1

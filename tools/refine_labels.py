@@ -24,7 +24,7 @@ from mmhfpl.models.refine import refine_labels, refine_pipeline
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.registry import MODELS
-from mmhfpl.utils import register_all_modules
+from mmhfpl.utils import merge_cfg_options, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,8 +49,7 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmhfpl'))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')

@@ -13,7 +13,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmhfpl.utils import close_launcher, prepare_launcher, register_all_modules
+from mmhfpl.utils import close_launcher, merge_cfg_options, prepare_launcher, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,8 +42,7 @@ def parse_args() -> argparse.Namespace:
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command-line options to the config, as mmseg/mmpretrain do."""
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

@@ -17,9 +17,9 @@
 # the seed labels computed once per image in `seed_cache_dir` (one per CAM directory).
 # Override them with
 #   --cfg-options model.backbone.init_cfg.checkpoint=CKPT \
-#                 train_dataloader.dataset.pipeline.1.cam_dir=DIR \
-#                 train_dataloader.dataset.pipeline.2.cache_dir=SEED_CACHE_DIR \
-#                 test_dataloader.dataset.pipeline.1.cam_dir=DIR
+#                 train_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR \
+#                 train_dataloader.dataset.pipeline.AlphaSeedLabels.cache_dir=SEED_CACHE_DIR \
+#                 test_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/refine_toy.py']
 
 cam_dir = 'work_dirs/cam_r18_toy/cams_train'

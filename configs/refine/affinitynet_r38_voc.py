@@ -14,10 +14,11 @@
 #   - inference: random walk with beta 8 over 2^6 steps, background (1 - max CAM)^6.
 # Inputs: the CAM files of tools/generate_cams.py for train_aug in `cam_dir` (seed labels
 # are computed once per image and kept in `seed_cache_dir`, one per CAM directory), ResNet38d
-# ImageNet weights converted by tools/convert_resnet38d.py. Point at other CAMs with
-#   --cfg-options train_dataloader.dataset.pipeline.1.cam_dir=DIR \
-#                 train_dataloader.dataset.pipeline.2.cache_dir=SEED_CACHE_DIR \
-#                 test_dataloader.dataset.pipeline.1.cam_dir=DIR
+# ImageNet weights converted by tools/model_converters/convert_resnet38d.py. Point at other
+# CAMs with
+#   --cfg-options train_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR \
+#                 train_dataloader.dataset.pipeline.AlphaSeedLabels.cache_dir=SEED_CACHE_DIR \
+#                 test_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR
 # (`cam_dir=DIR` alone does not reach the pipelines). Train with tools/train.py; write the
 # refined labels with tools/refine_labels.py; tools/test.py scores them (J, F, J&F) on the
 # test split (VOC train, against its GT masks).

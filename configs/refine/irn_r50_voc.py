@@ -17,9 +17,9 @@
 # Inputs: the CAM files of tools/generate_cams.py for train_aug in `cam_dir` (seed labels
 # are computed once per image and kept in `seed_cache_dir`, one per CAM directory) and the
 # mmpretrain ImageNet ResNet-50 weights. Point at other CAMs with
-#   --cfg-options train_dataloader.dataset.pipeline.1.cam_dir=DIR \
-#                 train_dataloader.dataset.pipeline.2.cache_dir=SEED_CACHE_DIR \
-#                 test_dataloader.dataset.pipeline.1.cam_dir=DIR
+#   --cfg-options train_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR \
+#                 train_dataloader.dataset.pipeline.ThresholdSeedLabels.cache_dir=SEED_CACHE_DIR \
+#                 test_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR
 # Train with tools/train.py; refined labels with tools/refine_labels.py; tools/test.py
 # scores them (J, F, J&F) on the test split (VOC train).
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/refine_voc.py']

@@ -1,7 +1,7 @@
 # SEAM + ISL/FSL on MS COCO 2014 (80 classes; train2014 for training, val2014 for the
 # classification metrics): the VOC recipe of seam_hfpl_r38_voc.py (8 epochs, batch 8, 448 crops)
 # with FSL scaled down by 0.2 (seed 000 §5.1). Needs the layout of README.md written by
-# tools/convert_coco_wsss.py.
+# tools/dataset_converters/convert_coco_wsss.py.
 _base_ = ['./seam_hfpl_r38_voc.py']
 num_classes = 80
 dataset_type = 'COCOWSSSDataset'

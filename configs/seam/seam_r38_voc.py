@@ -5,7 +5,7 @@
 # decay 5e-4, 10x lr on the new layers (CAM classifier and PCM).
 #
 # ImageNet weights: convert the MXNet file once (no mxnet needed):
-#   python tools/convert_resnet38d.py ilsvrc-cls_rna-a1_cls1000_ep-0001.params \
+#   python tools/model_converters/convert_resnet38d.py ilsvrc-cls_rna-a1_cls1000_ep-0001.params \
 #       checkpoints/resnet38d_ilsvrc.pth
 _base_ = [
     '../_base_/default_runtime.py',

@@ -9,7 +9,7 @@
 # (tools/make_q_file.py):
 #   python tools/train.py configs/cam/cam_r18_toy.py        # -> work_dirs/cam_r18_toy
 #   python tools/train.py configs/spatial_bce/spatial_bce_r18_toy.py \
-#       --cfg-options custom_hooks.1.q_file=work_dirs/toy_q_init.npz
+#       --cfg-options custom_hooks.QUpdateHook.q_file=work_dirs/toy_q_init.npz
 # Loading the whole baseline (load_from) would also load its CAM classifier, whose large
 # logits times the logit scale saturate the sigmoid and stall the Spatial-BCE gradients.
 _base_ = [

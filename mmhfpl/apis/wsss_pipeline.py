@@ -32,7 +32,6 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 from mmhfpl.datasets import ToyVOCConfig, make_toy_voc
-from mmhfpl.datasets.label_io import load_label_png, voc_palette
 from mmhfpl.models.refine import refine_labels, refine_pipeline
 from mmhfpl.pseudo_labels import (
     BackgroundRule,
@@ -47,6 +46,7 @@ from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split, id_gt_pairs
 from mmhfpl.pseudo_labels.make_labels import record_to_label
 from mmhfpl.registry import MODELS
+from mmhfpl.structures import load_label_png, voc_palette
 from mmhfpl.utils import get_config_path
 
 VARIANTS = {'baseline': 'cam/cam_r18_toy.py',

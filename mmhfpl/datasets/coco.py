@@ -1,11 +1,11 @@
 """MS COCO 2014 (80 thing classes) for WSSS, in the label-map layout of
-``tools/convert_coco_wsss.py``."""
+``tools/dataset_converters/convert_coco_wsss.py``."""
 
 from mmseg.datasets import COCOStuffDataset
 
 from mmhfpl.registry import DATASETS
+from mmhfpl.structures import voc_palette
 
-from .label_io import voc_palette
 from .wsss_dataset import WSSSSegDataset
 
 # COCO-Stuff lists the 80 thing classes first, in COCO category-id order.
@@ -17,7 +17,7 @@ class COCOWSSSDataset(WSSSSegDataset):
     """COCO 2014 with image-level labels: 80 classes plus background.
 
     Expected layout (``data_root`` = ``data/coco2014``), as written by
-    ``tools/convert_coco_wsss.py``::
+    ``tools/dataset_converters/convert_coco_wsss.py``::
 
         train2014/<id>.jpg, val2014/<id>.jpg            # official images
         SegmentationClass/{train2014,val2014}/<id>.png  # 0 bg, 1..80, 255 crowd

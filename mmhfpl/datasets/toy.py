@@ -1,8 +1,8 @@
 """The generated toy benchmark (``tools/make_toy_voc.py``) as a WSSS dataset."""
 
 from mmhfpl.registry import DATASETS
+from mmhfpl.structures import voc_palette
 
-from .label_io import voc_palette
 from .toy_voc import TOY_CLASSES
 from .wsss_dataset import WSSSSegDataset
 

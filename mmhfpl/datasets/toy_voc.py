@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .label_io import atomic_save, save_label_png
+from mmhfpl.structures import atomic_save, save_label_png
 
 TOY_CLASSES = ('background', 'red_disc', 'green_square', 'blue_triangle', 'yellow_cross',
                'magenta_ring', 'cyan_bar')

@@ -18,8 +18,7 @@ from mmseg.datasets import BaseSegDataset
 from PIL import Image, UnidentifiedImageError
 
 from mmhfpl.registry import DATASETS
-
-from .label_io import load_label_png
+from mmhfpl.structures import load_label_png
 
 
 @DATASETS.register_module()

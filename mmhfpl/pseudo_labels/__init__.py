@@ -1,5 +1,7 @@
 """Stage 2 of WSSS: CAM generation, pseudo-label making (+ dCRF) and their evaluation."""
 
+from mmhfpl.structures import CAMRecord, load_cam_file, save_cam_file
+
 from .cam_generation import (
     CAM_FUSIONS,
     DEFAULT_SCALES,
@@ -8,7 +10,6 @@ from .cam_generation import (
     generate_cams,
     tta_record,
 )
-from .cam_io import CAMRecord, load_cam_file, save_cam_file
 from .evaluate import JFAccumulator, evaluate_cams, evaluate_label_dir
 from .make_labels import BackgroundRule, make_pseudo_labels, record_to_label
 from .tnt_ratio import fg_fraction, load_q_file, ratios_from_label_dir, save_q_file, tnt_ratio

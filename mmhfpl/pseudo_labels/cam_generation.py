@@ -27,7 +27,7 @@ from mmengine.utils import ProgressBar
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from .cam_io import CAMRecord, remove_stale_temporaries, save_cam_file
+from mmhfpl.structures import CAMRecord, image_id, remove_stale_temporaries, save_cam_file
 
 DEFAULT_SCALES = (1.0, 0.5, 1.5, 2.0)
 _META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
@@ -51,11 +51,6 @@ def cam_tta_pipeline(scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True
             [dict(type='mmpretrain.PackInputs', meta_keys=_META_KEYS)],
         ]),
     ]
-
-
-def image_id(img_path: str) -> str:
-    """The id an image's CAM and label files are named after."""
-    return osp.splitext(osp.basename(img_path))[0]
 
 
 #: How the TTA views of an image combine into its CAM record, each as the authors' inference

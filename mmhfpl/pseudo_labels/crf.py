@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import mmcv
 import numpy as np
 import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import unary_from_labels
@@ -317,6 +318,23 @@ def crf_map(
     finally:
         pool.join()
     return results
+
+
+def read_crf_image(path: str) -> np.ndarray:
+    """The (H, W, 3) uint8 RGB image every dCRF of mmhfpl refines with, read from ``path``.
+
+    The one reader of the dCRF image: mmcv's default decoder (cv2), the one
+    ``LoadImageFromFile`` uses, so labels made by the tools, by the Q updates during
+    training and by the seed-label transforms (which take the pipeline's decoded image)
+    see the same pixels. A file that cannot be decoded is an error naming it.
+    """
+    try:
+        image = mmcv.imread(path, channel_order='rgb')
+    except (OSError, ValueError) as err:
+        raise ValueError(f'{path}: cannot read the image ({err})') from err
+    if image is None:
+        raise ValueError(f'{path}: cannot decode the image; is the file complete?')
+    return np.ascontiguousarray(image)
 
 
 def _prepare_image(image: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.registry import init_default_scope
 
 from mmhfpl.registry import DATASETS
+from mmhfpl.structures import image_id
 
 
 def build_split(cfg: Config, ann_file: str | None = None, pipeline: list | None = None,
@@ -28,7 +29,6 @@ def build_split(cfg: Config, ann_file: str | None = None, pipeline: list | None 
 
 def id_gt_pairs(dataset: BaseDataset) -> list[tuple[str, str]]:
     """``(image id, GT mask path)`` for every image of a segmentation dataset."""
-    from .cam_generation import image_id
     pairs = []
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)

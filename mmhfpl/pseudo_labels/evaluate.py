@@ -7,24 +7,24 @@ import numpy as np
 import torch
 from mmseg.evaluation import IoUMetric
 
-from mmhfpl.datasets.label_io import load_label_png
-from mmhfpl.evaluation import contour_f_counts, contour_f_from_counts
+from mmhfpl.evaluation import contour_f_counts, contour_f_from_counts, j_and_f
+from mmhfpl.structures import load_cam_file, load_label_png
 
-from .cam_io import load_cam_file
 from .make_labels import BackgroundRule, record_to_label
 
 
 class JFAccumulator:
     """Accumulates J (mmseg's mIoU, background included) and contour F over images.
 
-    J uses ``IoUMetric.intersect_and_union`` and ``total_area_to_metrics``, so it equals
-    what ``IoUMetric``/``ContourFMetric`` report; F uses the accumulated boundary counts
-    of :func:`mmhfpl.evaluation.contour_f_counts`.
+    J uses ``IoUMetric.intersect_and_union`` and ``total_area_to_metrics``, and F the
+    accumulated boundary counts of :func:`mmhfpl.evaluation.contour_f_counts` with the
+    same absent-class rule, so both equal what ``ContourFMetric`` reports.
     """
 
     def __init__(self, num_classes: int, ignore_index: int = 255, bound_th: float = 0.008,
-                 void_as_background: bool = True) -> None:
+                 void_as_background: bool = True, count_absent: bool = False) -> None:
         self.num_classes = num_classes
+        self.count_absent = count_absent
         self.ignore_index = ignore_index
         self.bound_th = bound_th
         self.void_as_background = void_as_background
@@ -50,10 +50,11 @@ class JFAccumulator:
             raise ValueError('no image was evaluated')
         iou = IoUMetric.total_area_to_metrics(*self.areas, metrics=['mIoU'])['IoU']
         iou = np.asarray(iou, dtype=np.float64)
-        contour = contour_f_from_counts(self.counts)
+        present = self.areas[1].numpy() > 0  # union: pixels in the GT or the prediction
+        contour = contour_f_from_counts(self.counts, None if self.count_absent else present)
         j_score = float(np.nanmean(iou)) * 100
         f_score = contour['F'] * 100
-        return {'J': j_score, 'F': f_score, 'J&F': (j_score + f_score) / 2, 'IoU': iou * 100,
+        return {'J': j_score, 'F': f_score, 'J&F': j_and_f(j_score, f_score), 'IoU': iou * 100,
                 'per_class_F': contour['per_class_F'] * 100, 'images': self.num_images}
 
 

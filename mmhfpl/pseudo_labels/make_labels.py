@@ -27,12 +27,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from PIL import Image
+import torch
 
-from mmhfpl.datasets.label_io import save_label_png
+from mmhfpl.structures import CAMRecord, class_ids, load_cam_file, save_label_png
 
-from .cam_io import CAMRecord, load_cam_file
-from .crf import CRFConfig, crf_map, dense_crf, dense_crf_labels
+from .crf import CRFConfig, crf_map, dense_crf, dense_crf_labels, read_crf_image
 
 #: Bilateral kernel of the Spatial-BCE authors' label dCRF (sxy 40, srgb 5); the Gaussian
 #: kernel (sxy 3, compat 3) and 10 iterations are the :class:`CRFConfig` defaults.
@@ -73,22 +72,46 @@ def adaptive_normalized(probs: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     return winners / (winners.max(axis=(1, 2), keepdims=True) + eps)
 
 
-def class_scores(record: CAMRecord, rule: BackgroundRule) -> np.ndarray:
-    """(L + 1, H, W) scores: background first, then the labelled classes."""
-    cams = record.cams
+def _peak(cams: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """(1, H, W) maximum over the class maps (0 where there is no class)."""
+    if isinstance(cams, torch.Tensor):
+        return (cams.amax(dim=0, keepdim=True) if len(cams)
+                else cams.new_zeros(1, *cams.shape[1:]))
+    return (cams.max(axis=0, keepdims=True) if len(cams)
+            else np.zeros((1, *cams.shape[1:]), cams.dtype))
+
+
+def scores_with_background(cams: np.ndarray | torch.Tensor, rule: BackgroundRule,
+                           thresholds: np.ndarray | None = None
+                           ) -> np.ndarray | torch.Tensor:
+    """(L + 1, H, W) scores: background by ``rule``, then the L class maps.
+
+    The one home of the background rules: pseudo-labels, the seed labels of AffinityNet and
+    IRN, their ``predict`` and the Q updates all call it. ``cams`` may be a numpy array or a
+    tensor (the result is of the same kind); ``thresholds`` (L,) are needed by the adaptive
+    rule, whose class channels are the margins p - t (see the module docstring).
+    """
     if rule.adaptive:
-        if record.thresholds is None:
+        if thresholds is None:
             raise ValueError('adaptive thresholds requested but the CAM file has none')
         if rule.normalize:
             cams = adaptive_normalized(cams)
-        margins = cams - record.thresholds[:, None, None].astype(cams.dtype)
+        margins = cams - thresholds[:, None, None].astype(cams.dtype)
         return np.concatenate([np.zeros((1, *cams.shape[1:]), cams.dtype), margins])
     if rule.alpha is not None:
-        peak = cams.max(axis=0, keepdims=True) if len(cams) else np.zeros((1, *cams.shape[1:]))
-        background = (1 - peak) ** rule.alpha
+        background = (1 - _peak(cams)) ** rule.alpha
+    elif isinstance(cams, torch.Tensor):
+        background = cams.new_full((1, *cams.shape[1:]), rule.bg_threshold)
     else:
         background = np.full((1, *cams.shape[1:]), rule.bg_threshold, dtype=cams.dtype)
+    if isinstance(cams, torch.Tensor):
+        return torch.cat([background.to(cams.dtype), cams])
     return np.concatenate([background.astype(cams.dtype), cams])
+
+
+def class_scores(record: CAMRecord, rule: BackgroundRule) -> np.ndarray:
+    """(L + 1, H, W) scores of a CAM record: background first, then the labelled classes."""
+    return scores_with_background(record.cams, rule, record.thresholds)
 
 
 def record_to_label(record: CAMRecord, rule: BackgroundRule, image: np.ndarray | None = None,
@@ -108,14 +131,9 @@ def record_to_label(record: CAMRecord, rule: BackgroundRule, image: np.ndarray |
                 gaussian_compat=crf.gaussian_compat,
                 bilateral_sxy=crf.bilateral_sxy / crf.scale_factor,
                 bilateral_srgb=crf.bilateral_srgb, bilateral_compat=crf.bilateral_compat)
-            return _class_ids(record)[index]
+            return class_ids(record.labels)[index]
         scores = dense_crf(image, scores.clip(min=0), **asdict(crf))
-    return _class_ids(record)[scores.argmax(axis=0)]
-
-
-def _class_ids(record: CAMRecord) -> np.ndarray:
-    """Label ids of the score channels: 0 for background, then c + 1 per class."""
-    return np.concatenate([[0], record.labels + 1]).astype(np.uint8)
+    return class_ids(record.labels)[scores.argmax(axis=0)]
 
 
 @dataclass(frozen=True)
@@ -131,8 +149,7 @@ def _write_label(job: _Job) -> str:
     record = load_cam_file(job.cam_path)
     image = None
     if job.image_path is not None:
-        with Image.open(job.image_path) as pil:
-            image = np.ascontiguousarray(pil.convert('RGB'))
+        image = read_crf_image(job.image_path)
     save_label_png(job.out_path, record_to_label(record, job.rule, image, job.crf))
     return job.out_path
 

@@ -1,28 +1,21 @@
-"""T/NT proportions Q of Spatial-BCE (seed 003 Eq. 6) and their pickle-free file format.
+"""T/NT proportions Q of Spatial-BCE (seed 003 Eq. 6).
 
 For an image with label map l and foreground class c (label value c + 1), the ratio of
 target to non-target pixels is ``Q^c = |{i: l_i = c + 1}| / |{i: l_i != c + 1}|`` over the
 non-void pixels (value 255 is void). The target foreground fraction used by the losses is
 ``q = Q / (1 + Q)`` (1 when every pixel is of class c, so Q is infinite).
 
-A Q file is an ``.npz`` (read with ``allow_pickle=False``) holding
-
-* ``ids``: (N,) unicode, the image ids (file names without suffix);
-* ``tnt_ratio``: (N, C) float32, Q^c of every image and foreground class (``inf`` allowed,
-  0 for classes the label map does not contain).
-
-It is written atomically (temporary file + rename).
+Q files (:mod:`mmhfpl.structures.q_file`) store them per image.
 """
 
-import os
 import os.path as osp
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import numpy as np
 
-from mmhfpl.datasets.label_io import atomic_save, load_label_png
+from mmhfpl.structures import VOID, load_label_png, load_q_file, save_q_file
 
-VOID = 255
+__all__ = ['fg_fraction', 'load_q_file', 'ratios_from_label_dir', 'save_q_file', 'tnt_ratio']
 
 
 def tnt_ratio(label: np.ndarray, num_classes: int) -> np.ndarray:
@@ -45,42 +38,6 @@ def fg_fraction(ratio: np.ndarray) -> np.ndarray:
         raise ValueError('T/NT ratios must be non-negative numbers')
     with np.errstate(invalid='ignore'):
         return np.where(np.isinf(ratio), 1.0, ratio / (1.0 + ratio)).astype(np.float32)
-
-
-def save_q_file(path: str | os.PathLike, ratios: Mapping[str, np.ndarray]) -> None:
-    """Write ``{image id: Q (C,)}`` to ``path`` in the format of the module docstring."""
-    ids = sorted(ratios)
-    if not ids:
-        raise ValueError('no image to write a T/NT ratio for')
-    table = np.stack([np.asarray(ratios[i], dtype=np.float32) for i in ids])
-    if table.ndim != 2:
-        raise ValueError(f'every ratio must be a (C,) vector, got table shape {table.shape}')
-
-    def write(tmp: str) -> None:
-        with open(tmp, 'wb') as handle:
-            np.savez(handle, ids=np.array(ids, dtype=np.str_), tnt_ratio=table)
-
-    atomic_save(write, path, '.npz.tmp')
-
-
-def load_q_file(path: str | os.PathLike, num_classes: int | None = None) -> dict[str, np.ndarray]:
-    """Read a Q file into ``{image id: Q (C,) float32}``, checking its layout."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'T/NT ratio (Q) file not found: {path}')
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            ids, table = data['ids'], data['tnt_ratio']
-    except (KeyError, ValueError, OSError) as err:
-        raise ValueError(f'{path} is not a Q file (npz with "ids" and "tnt_ratio"): {err}') \
-            from err
-    if ids.ndim != 1 or table.ndim != 2 or table.shape[0] != ids.shape[0]:
-        raise ValueError(f'{path}: ids {ids.shape} and tnt_ratio {table.shape} do not match')
-    if num_classes is not None and table.shape[1] != num_classes:
-        raise ValueError(f'{path}: tnt_ratio has {table.shape[1]} classes, expected '
-                         f'{num_classes}')
-    if np.isnan(table).any() or (table < 0).any():
-        raise ValueError(f'{path}: tnt_ratio must be non-negative numbers')
-    return {str(i): row.astype(np.float32) for i, row in zip(ids, table, strict=True)}
 
 
 def ratios_from_label_dir(label_dir: str, ids: Iterable[str],

@@ -18,15 +18,12 @@ from skimage import data as skdata
 
 from mmhfpl.models.losses import FeatureSimilarityLoss, spatial_bce_loss, tnt_kl_loss
 
-MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
-STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
-
 
 def _inputs(seed: int, shift: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Normalised 448 x 448 photo batch, smooth CAM scores (B, 3, 56, 56), labels."""
+    """448 x 448 photo batch in [0, 1], smooth CAM scores (B, 3, 56, 56), labels."""
     photo = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1)[None].float()
     photo = F.interpolate(photo, size=(448, 448), mode='bilinear', align_corners=False)
-    images = ((photo - MEAN) / STD).repeat(2, 1, 1, 1)
+    images = (photo / 255.0).repeat(2, 1, 1, 1)
     gen = torch.Generator().manual_seed(seed)
     coarse = torch.randn(2, 3, 7, 7, generator=gen) * 2
     scores = F.interpolate(coarse, size=(56, 56), mode='bicubic', align_corners=False) + shift

@@ -3,7 +3,7 @@
 # SpatialBCEHead reads the 4096-channel final features (class branch through a 128-channel
 # bottleneck, threshold branch, logit scale initialised to ln(10)).
 # Convert the MXNet ImageNet weights once (no mxnet needed):
-#   python tools/convert_resnet38d.py ilsvrc-cls_rna-a1_cls1000_ep-0001.params \
+#   python tools/model_converters/convert_resnet38d.py ilsvrc-cls_rna-a1_cls1000_ep-0001.params \
 #       checkpoints/resnet38d_ilsvrc.pth
 pretrained = 'checkpoints/resnet38d_ilsvrc.pth'
 model = dict(

@@ -5,9 +5,8 @@ import os.path as osp
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmhfpl.pseudo_labels.cam_generation import image_id
-from mmhfpl.pseudo_labels.cam_io import load_cam_file
 from mmhfpl.registry import TRANSFORMS
+from mmhfpl.structures import image_id, load_cam_file
 
 
 @TRANSFORMS.register_module()

@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmhfpl.datasets.label_io import atomic_save, load_label_png, save_label_png
-from mmhfpl.pseudo_labels.cam_generation import image_id
 from mmhfpl.pseudo_labels.crf import dense_crf, dense_crf_labels
+from mmhfpl.pseudo_labels.make_labels import BackgroundRule, scores_with_background
 from mmhfpl.registry import TRANSFORMS
+from mmhfpl.structures import atomic_save, class_ids, image_id, load_label_png, save_label_png
 
 SETTINGS_FILE = 'seed_settings.json'
 
@@ -98,7 +98,7 @@ class _SeedLabels(BaseTransform):
             raise ValueError(f'class id {labels.max() + 1} collides with ignore_index '
                              f'{self.ignore_index}')
         index = self.seed_label(cams, image)
-        ids = np.concatenate([[0], labels + 1, [self.ignore_index]]).astype(np.uint8)
+        ids = np.concatenate([class_ids(labels), [self.ignore_index]]).astype(np.uint8)
         index[index < 0] = len(labels) + 1  # the slot of ignore_index in ids
         return ids[index]
 
@@ -173,10 +173,9 @@ class ThresholdSeedLabels(_SeedLabels):
 
     def _confident(self, cams: np.ndarray, threshold: float,
                    image: np.ndarray | None) -> np.ndarray:
-        scores = np.concatenate([np.full((1, *cams.shape[1:]), threshold, np.float32), cams])
-        index = scores.argmax(axis=0)
+        index = scores_with_background(cams, BackgroundRule(bg_threshold=threshold)).argmax(0)
         if image is not None:
-            index = dense_crf_labels(image, index, len(scores), **self.crf)
+            index = dense_crf_labels(image, index, len(cams) + 1, **self.crf)
         return index
 
     def seed_label(self, cams: np.ndarray, image: np.ndarray | None) -> np.ndarray:
@@ -231,8 +230,7 @@ class AlphaSeedLabels(_SeedLabels):
         return dict(super().settings(), alpha_low=self.alpha_low, alpha_high=self.alpha_high)
 
     def _argmax(self, cams: np.ndarray, alpha: float, image: np.ndarray | None) -> np.ndarray:
-        peak = cams.max(axis=0) if len(cams) else np.zeros(cams.shape[1:], np.float32)
-        scores = np.concatenate([((1.0 - peak) ** alpha)[None].astype(np.float32), cams])
+        scores = scores_with_background(cams, BackgroundRule(alpha=alpha))
         if image is not None:
             scores = dense_crf(image, scores, **self.crf)
         return scores.argmax(axis=0)

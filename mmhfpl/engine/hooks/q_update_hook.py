@@ -3,15 +3,14 @@
 import os.path as osp
 from collections.abc import Sequence
 
-import mmcv
 import numpy as np
 import torch
 from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 
 from mmhfpl.models.heads.spatial_bce_head import FG_FRACTION_KEY
-from mmhfpl.pseudo_labels.cam_generation import cam_tta_pipeline, image_id, tta_record
-from mmhfpl.pseudo_labels.crf import CRFConfig
+from mmhfpl.pseudo_labels.cam_generation import cam_tta_pipeline, tta_record
+from mmhfpl.pseudo_labels.crf import CRFConfig, read_crf_image
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.pseudo_labels.make_labels import (
     ADAPTIVE_CRF_KERNELS,
@@ -20,6 +19,7 @@ from mmhfpl.pseudo_labels.make_labels import (
 )
 from mmhfpl.pseudo_labels.tnt_ratio import fg_fraction, load_q_file, save_q_file, tnt_ratio
 from mmhfpl.registry import HOOKS
+from mmhfpl.structures import image_id
 
 from .alternating_phase_hook import model_head
 
@@ -147,8 +147,7 @@ class QUpdateHook(Hook):
             info = self._dataset.get_data_info(index)
             views = self._dataset[index]
             record = tta_record(model, views, num_classes, info['gt_label'])
-            image = (mmcv.imread(info['img_path'], channel_order='rgb')
-                     if self.crf is not None else None)
+            image = read_crf_image(info['img_path']) if self.crf is not None else None
             label = record_to_label(record, rule, image, self.crf)
             sample_id = image_id(info['img_path'])
             ratio = tnt_ratio(label, num_classes)

@@ -33,6 +33,8 @@ __all__ = [
     'contour_f_counts',
     'contour_f_from_counts',
     'contour_f_score',
+    'class_presence',
+    'j_and_f',
 ]
 
 #: Column order of the per-class count arrays.
@@ -241,7 +243,7 @@ def contour_f_counts(pred: np.ndarray, gt: np.ndarray, num_classes: int,
     return counts.astype(np.int64)
 
 
-def contour_f_from_counts(counts: np.ndarray) -> dict:
+def contour_f_from_counts(counts: np.ndarray, present: np.ndarray | None = None) -> dict:
     """Precision, recall and F per class from accumulated counts.
 
     Per class, on the accumulated counts: precision = matched_pred / n_pred, recall =
@@ -249,9 +251,16 @@ def contour_f_from_counts(counts: np.ndarray) -> dict:
     pixels follow the authors' evaluation: only GT has some -> P = 1, R = 0; only the
     prediction -> P = 0, R = 1; neither -> P = 1, R = 1 (F = 1).
 
+    With ``present`` the mean F runs over the foreground classes that occur (in the GT or
+    the prediction) somewhere in the evaluated set, as mIoU leaves absent classes out, and
+    absent classes get F = nan in ``per_class_F``; without it every class counts, absent
+    ones with F = 1 (the authors' evaluation, which equals the other rule on a set where
+    every class occurs, e.g. VOC val).
+
     Args:
         counts: (num_classes, 4) array ``[matched_pred, n_pred, matched_gt, n_gt]``,
             row 0 = background, e.g. a sum of :func:`contour_f_counts` results.
+        present: Optional (num_classes,) bool, which classes occur in the evaluated set.
 
     Returns:
         Dict with ``'F'`` (mean F over foreground classes 1..num_classes-1, in [0, 1]),
@@ -276,9 +285,16 @@ def contour_f_from_counts(counts: np.ndarray) -> dict:
     denom = precision + recall
     f_score = np.divide(2 * precision * recall, denom, out=np.zeros(len(counts)),
                         where=denom > 0)
+    if present is not None:
+        present = np.asarray(present, dtype=bool)
+        if present.shape != (len(counts), ):
+            raise ValueError(f'present must have shape ({len(counts)},), got {present.shape}')
+        f_score = np.where(present, f_score, np.nan)
+    foreground = f_score[1:]
+    mean_f = float(np.nanmean(foreground)) if np.isfinite(foreground).any() else float('nan')
     return {
-        'F': float(f_score[1:].mean()),
-        'per_class_F': f_score[1:],
+        'F': mean_f,
+        'per_class_F': foreground,
         'per_class_precision': precision[1:],
         'per_class_recall': recall[1:],
         'background_F': float(f_score[0]),
@@ -286,9 +302,19 @@ def contour_f_from_counts(counts: np.ndarray) -> dict:
     }
 
 
+def class_presence(pred: np.ndarray, gt: np.ndarray, num_classes: int,
+                   void_label: int = 255) -> np.ndarray:
+    """(num_classes,) bool: which classes occur in the prediction or the (non-void) GT."""
+    pred = np.asarray(pred)
+    gt = np.asarray(gt)
+    values = np.concatenate([pred[pred != void_label].ravel(), gt[gt != void_label].ravel()])
+    values = values[(values >= 0) & (values < num_classes)].astype(np.int64)
+    return np.bincount(values, minlength=num_classes) > 0
+
+
 def contour_f_score(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], num_classes: int,
                     bound_th: float = 0.008, void_as_background: bool = True,
-                    void_label: int = 255) -> dict:
+                    void_label: int = 255, count_absent: bool = False) -> dict:
     """Contour quality F over a set of label maps (counts accumulated over the set).
 
     Sums :func:`contour_f_counts` over all image pairs, then applies
@@ -301,6 +327,8 @@ def contour_f_score(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], num_
         bound_th: Tolerance, see :func:`boundary_tolerance`.
         void_as_background: Void handling, see :func:`contour_f_counts`.
         void_label: GT label of void pixels.
+        count_absent: Count classes absent from the whole set with F = 1 (the authors'
+            evaluation) instead of leaving them out of the mean as mIoU does (default).
 
     Returns:
         The dict of :func:`contour_f_from_counts`.
@@ -314,6 +342,7 @@ def contour_f_score(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], num_
     if len(preds) == 0:
         raise ValueError('contour_f_score needs at least one image')
     total = np.zeros((num_classes, 4), dtype=np.int64)
+    present = np.zeros(num_classes, dtype=bool)
     for index, (pred, gt) in enumerate(zip(preds, gts, strict=True)):
         pred_shape, gt_shape = np.shape(pred), np.shape(gt)
         if pred_shape != gt_shape:
@@ -324,4 +353,10 @@ def contour_f_score(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], num_
                                       void_label)
         except ValueError as err:
             raise ValueError(f'image at index {index}: {err}') from err
-    return contour_f_from_counts(total)
+        present |= class_presence(pred, gt, num_classes, void_label)
+    return contour_f_from_counts(total, None if count_absent else present)
+
+
+def j_and_f(j_score: float, f_score: float) -> float:
+    """J&F of seed 000: the mean of region similarity J (mIoU) and contour quality F."""
+    return (j_score + f_score) / 2

@@ -10,7 +10,7 @@ from prettytable import PrettyTable
 
 from mmhfpl.registry import METRICS
 
-from ..functional import contour_f_counts, contour_f_from_counts
+from ..functional import contour_f_counts, contour_f_from_counts, j_and_f
 
 
 @METRICS.register_module()
@@ -28,15 +28,21 @@ class ContourFMetric(IoUMetric):
         bound_th: Boundary tolerance as a fraction of the image diagonal (DAVIS: 0.008).
         void_as_background: Set GT void pixels to background before extracting
             boundaries (the authors' evaluation, default) instead of excluding them.
+        count_absent: Count the classes absent from the whole evaluated set (no GT and no
+            predicted pixel) with F = 100, as the authors' evaluation does, instead of
+            leaving them out of the mean as mIoU does (default). Both agree on a set where
+            every class occurs (VOC val); on subsets and custom datasets the authors' rule
+            inflates F.
         **kwargs: Arguments of ``mmseg.evaluation.IoUMetric`` (``ignore_index`` is the
             void label for both J and F).
     """
 
     def __init__(self, bound_th: float = 0.008, void_as_background: bool = True,
-                 **kwargs) -> None:
+                 count_absent: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.bound_th = bound_th
         self.void_as_background = void_as_background
+        self.count_absent = count_absent
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         num_classes = len(self.dataset_meta['classes'])
@@ -56,12 +62,15 @@ class ContourFMetric(IoUMetric):
         if self.format_only:
             return super().compute_metrics(results)
         metrics = super().compute_metrics([result[:4] for result in results])
-        contour = contour_f_from_counts(sum(result[4] for result in results))
+        # A class occurs when it has pixels in the GT or the prediction (mIoU's rule).
+        present = sum(result[1] for result in results).cpu().numpy() > 0
+        contour = contour_f_from_counts(sum(result[4] for result in results),
+                                        None if self.count_absent else present)
         f_score = round(float(contour['F']) * 100, 2)
         out = OrderedDict(metrics)
         out['F'] = f_score
         if 'mIoU' in metrics:
-            out['J&F'] = round((metrics['mIoU'] + f_score) / 2, 2)
+            out['J&F'] = round(j_and_f(metrics['mIoU'], f_score), 2)
         table = PrettyTable()
         table.add_column('Class', list(self.dataset_meta['classes'][1:]))
         for key in ('F', 'precision', 'recall'):

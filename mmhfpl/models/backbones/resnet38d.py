@@ -44,11 +44,11 @@ stage, so stages past it get no gradient (DDP then needs ``find_unused_parameter
 Module names follow AffinityNet/SEAM (``conv1a``, ``b2``, ``b2_1``, ..., ``b7``, ``bn7``
 with ``bn_branch2a``, ``conv_branch2a``, ... inside), so a state dict produced by their
 ``convert_mxnet_to_torch``, or one of their trained checkpoints, loads as it is, and
-the MXNet names map one to one (see :mod:`mmhfpl.models.backbones.mxnet_params`).
+the MXNet names map one to one (see ``tools/model_converters/convert_resnet38d.py``).
 
 ImageNet weights: convert the MXNet file once (no mxnet needed)::
 
-    python tools/convert_resnet38d.py ilsvrc-cls_rna-a1_cls1000_ep-0001.params \\
+    python tools/model_converters/convert_resnet38d.py ilsvrc-cls_rna-a1_cls1000_ep-0001.params \\
         checkpoints/resnet38d_ilsvrc.pth
 
 The converted file holds bare keys (``conv1a.weight``, ``b2.bn_branch2a.weight``, ...),

@@ -36,9 +36,21 @@ class CAMClassifier(ImageClassifier):
         """How CAM generation combines the TTA views: the head's rule (``'irn'`` if none)."""
         return getattr(self.head, 'cam_fusion', 'irn')
 
+    def input_images(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The batch as images in [0, 1]: the data preprocessor's normalisation undone.
+
+        This is what the losses receive as ``images`` (FSL's colours), so they follow the
+        preprocessor's ``mean``/``std`` whatever the config sets. The channel order is the
+        preprocessor's (RGB with ``to_rgb=True``).
+        """
+        preprocessor = self.data_preprocessor
+        if getattr(preprocessor, '_enable_normalize', False):
+            inputs = inputs * preprocessor.std + preprocessor.mean
+        return (inputs / 255.0).clamp(0.0, 1.0)
+
     def loss(self, inputs: torch.Tensor, data_samples: list[DataSample]) -> dict:
         feats = self.extract_feat(inputs)
-        return self.head.loss(feats, data_samples, images=inputs)
+        return self.head.loss(feats, data_samples, images=self.input_images(inputs))
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: list[DataSample] | None = None) -> list[DataSample]:

@@ -10,8 +10,13 @@ from torch import Tensor, nn
 from mmhfpl.models.heads import CAMHead
 from mmhfpl.models.heads.cam_head import add_losses
 from mmhfpl.models.layers import pcm_seed_cam
-from mmhfpl.models.losses.cam_posteriors import max_normalize, min_max_normalize
-from mmhfpl.models.losses.seam_losses import append_background, keep_top_foreground
+from mmhfpl.models.losses.cam_loss import sum_terms
+from mmhfpl.models.losses.cam_posteriors import (
+    append_background,
+    keep_top_foreground,
+    max_normalize,
+    min_max_normalize,
+)
 from mmhfpl.registry import MODELS
 
 from .cam_classifier import CAMClassifier
@@ -120,28 +125,29 @@ class SEAM(CAMClassifier):
         scores, revised = self.forward_branch(inputs)
         scores_t, revised_t = self.forward_branch(scaled_inputs)
 
-        losses = self.head.losses_from_scores(scores, labels, inputs, owner='SEAM')
-        add_losses(losses, self.scaled_cls_loss(scores_t, labels, scaled_inputs), 'SEAM')
+        losses = self.head.losses_from_scores(scores, labels, self.input_images(inputs),
+                                              owner='SEAM')
+        add_losses(losses, self.scaled_cls_loss(scores_t, labels,
+                                                self.input_images(scaled_inputs)), 'SEAM')
 
         size, size_t = inputs.shape[-2:], scaled_inputs.shape[-2:]
         cam, cam_rv = _resize(scores, size), _resize(revised, size)
         cam_t, cam_rv_t = _resize(scores_t, size_t), _resize(revised_t, size_t)
         fg_mask = labels[..., None, None].to(cam.dtype)
         rv_mask = torch.cat([torch.ones_like(fg_mask[:, :1]), fg_mask], dim=1)
-        add_losses(losses, {self.min_pool_loss.loss_name: (
-            self.min_pool_loss(cam_rv[:, 1:] * fg_mask)
-            + self.min_pool_loss(cam_rv_t[:, 1:] * fg_mask))}, 'SEAM')
+        add_losses(losses, sum_terms(self.min_pool_loss(cam_rv[:, 1:] * fg_mask),
+                                     self.min_pool_loss(cam_rv_t[:, 1:] * fg_mask)), 'SEAM')
 
         # ŷ, y of the original branch through A (downscaling), and of the scaled branch.
         norm = _resize(min_max_normalize(cam), size_t) * fg_mask
         norm_rv = _resize(min_max_normalize(cam_rv), size_t) * rv_mask
         norm_t = min_max_normalize(cam_t) * fg_mask
         norm_rv_t = min_max_normalize(cam_rv_t) * rv_mask
-        add_losses(losses, {self.er_loss.loss_name: self.er_loss(norm, norm_t)}, 'SEAM')
+        add_losses(losses, self.er_loss(norm, norm_t), 'SEAM')
         target = keep_top_foreground(append_background(norm.detach()))
         target_t = keep_top_foreground(append_background(norm_t.detach()))
-        add_losses(losses, {self.ecr_loss.loss_name: (
-            self.ecr_loss(norm_rv, target_t) + self.ecr_loss(norm_rv_t, target))}, 'SEAM')
+        add_losses(losses, sum_terms(self.ecr_loss(norm_rv, target_t),
+                                     self.ecr_loss(norm_rv_t, target)), 'SEAM')
         return losses
 
     def predict(self, inputs: Tensor,

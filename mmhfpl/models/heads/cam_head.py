@@ -45,8 +45,9 @@ class CAMHead(BaseModule):
     ``pred_score`` / ``pred_label`` out).
 
     Every loss is called as ``loss(scores, labels, images)`` with the raw maps s
-    (B, C, h, w), multi-hot labels (B, C) and the preprocessed input batch
-    (B, 3, H, W), and returns a dict of named loss terms.
+    (B, C, h, w), multi-hot labels (B, C) and the input batch as images in [0, 1]
+    (B, 3, H, W; :meth:`CAMClassifier.input_images`), and returns a dict of named loss
+    terms.
 
     Args:
         num_classes: Number of foreground classes C.
@@ -87,7 +88,7 @@ class CAMHead(BaseModule):
 
     def loss(self, feats: Tensor | Sequence[Tensor], data_samples: Sequence[DataSample],
              images: Tensor | None = None) -> dict[str, Tensor]:
-        """Sum of the configured losses; ``images`` are the preprocessed inputs."""
+        """Sum of the configured losses; ``images`` are the inputs in [0, 1]."""
         scores = self(feats)
         return self.losses_from_scores(scores, self.targets(data_samples, scores.device), images)
 

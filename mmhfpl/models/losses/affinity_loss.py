@@ -22,9 +22,11 @@ Pair labels are uint8 codes of shape (B, P, H, W) matching the affinity tensor
 leaving the grid. ``mmhfpl.PairwiseAffinityLabels`` produces them in a data pipeline.
 """
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmhfpl.registry import MODELS
+
+from .cam_loss import WSSSLoss
 
 PAIR_NEGATIVE = 0
 PAIR_BG_POSITIVE = 1
@@ -64,7 +66,7 @@ def affinity_loss(affinity: Tensor, pair_labels: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class AffinityLoss(nn.Module):
+class AffinityLoss(WSSSLoss):
     """Registered wrapper of :func:`affinity_loss` (AffinityNet / IRN relation loss).
 
     Args:
@@ -73,13 +75,8 @@ class AffinityLoss(nn.Module):
     """
 
     def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_aff') -> None:
-        super().__init__()
-        if not loss_name.startswith('loss'):
-            raise ValueError(f"loss_name must start with 'loss' (mmengine sums those keys), "
-                             f'got {loss_name!r}')
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
+        super().__init__(loss_weight, loss_name)
 
     def forward(self, affinity: Tensor, pair_labels: Tensor) -> dict[str, Tensor]:
         """Return ``{loss_name: loss_weight * L}``."""
-        return {self.loss_name: self.loss_weight * affinity_loss(affinity, pair_labels)}
+        return self.weighted(affinity_loss(affinity, pair_labels))

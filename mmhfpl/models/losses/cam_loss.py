@@ -1,18 +1,28 @@
-"""Common base of the CAM-head losses."""
+"""The one loss contract of mmhfpl, and its CAM-head form.
+
+Every registered loss of mmhfpl is a :class:`WSSSLoss`: an ``nn.Module`` with
+``loss_weight`` and ``loss_name`` (OpenMMLab style) whose ``forward`` returns a dict of its
+weighted terms keyed by name, keys starting with ``loss`` (mmengine sums those). Most losses
+return one term, ``{loss_name: loss_weight * value}``; a loss made of several terms (ISL with
+its GAP BCE) returns each, so the log shows them apart. Models collect the dicts with
+:func:`mmhfpl.models.heads.cam_head.add_losses`, which refuses duplicate names.
+
+:class:`CAMLoss` is the form a CAM head's loss list takes: ``forward(scores, labels,
+images=None)`` for raw CAM scores (B, C, h, w), multi-hot labels (B, C) and the input batch
+as images in [0, 1] (the classifier undoes its data preprocessor's normalisation), so any of
+them (GAP BCE, ISL, FSL, ...) is drop-in in ``CAMHead(losses=[...])``,
+``SpatialBCEHead(extra_losses=[...])`` or SEAM's head.
+"""
 
 from torch import Tensor, nn
 
 
-class CAMLoss(nn.Module):
-    """A loss of a CAM head, OpenMMLab style (``loss_weight``, ``loss_name``).
-
-    Subclasses implement ``forward(scores, labels, images=None) -> dict`` for raw CAM
-    scores (B, C, h, w), multi-hot labels (B, C) and the preprocessed input batch, and
-    return their weighted terms keyed by loss name (keys must start with ``loss``).
+class WSSSLoss(nn.Module):
+    """Base of every registered mmhfpl loss (see the module docstring).
 
     Args:
         loss_weight: Factor applied to the loss.
-        loss_name: Key of the loss in the returned dict.
+        loss_name: Key of the loss in the returned dict (must start with ``loss``).
     """
 
     def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss') -> None:
@@ -27,6 +37,23 @@ class CAMLoss(nn.Module):
     def loss_name(self) -> str:
         return self._loss_name
 
+    def weighted(self, value: Tensor) -> dict[str, Tensor]:
+        """``{loss_name: loss_weight * value}``, the usual one-term result."""
+        return {self.loss_name: self.loss_weight * value}
+
+
+class CAMLoss(WSSSLoss):
+    """A loss of a CAM head's loss list: ``forward(scores, labels, images=None) -> dict``."""
+
     def forward(self, scores: Tensor, labels: Tensor,
                 images: Tensor | None = None) -> dict[str, Tensor]:
         raise NotImplementedError
+
+
+def sum_terms(*results: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Add loss dicts of the same names (e.g. one loss applied to both SEAM branches)."""
+    total: dict[str, Tensor] = {}
+    for result in results:
+        for name, value in result.items():
+            total[name] = total[name] + value if name in total else value
+    return total

@@ -71,3 +71,30 @@ def multilabel_targets(labels: Tensor, num_classes: int, dtype: torch.dtype) -> 
     if labels.ndim != 2 or labels.shape[1] != num_classes:
         raise ValueError(f'labels must have shape (B, {num_classes}), got {tuple(labels.shape)}')
     return labels.to(dtype)
+
+
+def append_background(cams: Tensor) -> Tensor:
+    """Prepend the background map 1 - max_c cams_c as channel 0: (B, C, H, W) -> (B, C+1, H, W)."""
+    return torch.cat([1.0 - cams.amax(dim=1, keepdim=True), cams], dim=1)
+
+
+def keep_top_foreground(cams: Tensor) -> Tensor:
+    """SEAM's ``max_onehot``: zero every foreground value below its pixel's maximum.
+
+    Channel 0 (background) is left unchanged; among channels 1..C only the values equal
+    to the per-pixel maximum over 1..C survive (ties all survive).
+
+    Args:
+        cams: Maps with background (B, C+1, H, W).
+    """
+    foreground = cams[:, 1:]
+    top = foreground.amax(dim=1, keepdim=True)
+    foreground = torch.where(foreground == top, foreground, torch.zeros_like(foreground))
+    return torch.cat([cams[:, :1], foreground], dim=1)
+
+
+def check_same_shape(a: Tensor, b: Tensor, names: str) -> None:
+    """Raise unless ``a`` and ``b`` are (B, K, H, W) maps of one shape; ``names`` for the error."""
+    if a.ndim != 4 or a.shape != b.shape:
+        raise ValueError(f'{names} must be (B, K, H, W) maps of one shape, got '
+                         f'{tuple(a.shape)} and {tuple(b.shape)}')

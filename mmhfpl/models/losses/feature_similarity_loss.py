@@ -51,6 +51,7 @@ from .cam_loss import CAMLoss
 from .cam_posteriors import (
     CAM_NORMALIZATIONS,
     at_least_float32,
+    binomial_posterior,
     multilabel_targets,
     multinomial_posterior,
 )
@@ -58,10 +59,7 @@ from .cam_posteriors import (
 __all__ = [
     'FeatureSimilarityLoss',
     'feature_similarity_loss',
-    'fsl_compatibility',
     'fsl_negligible_reach',
-    'fsl_pixel_dissimilarity',
-    'fsl_spatial_weights',
     'fsl_window_tail_mass',
 ]
 
@@ -69,45 +67,12 @@ __all__ = [
 #: ``use_compile`` argument is left at ``None``.
 COMPILE_ENV = 'MMHFPL_FSL_COMPILE'
 
+#: Keyword options of :func:`feature_similarity_loss` that the module passes through.
+FSL_OPTIONS = ('eps', 'block_size', 'window', 'use_compile')
+
 #: Default number of kernel entries (``B x rows x cols``) per block (2 MB in float32; fastest
 #: measured on a 2-core CPU for 56x56 and 112x112 maps).
 DEFAULT_BLOCK_ELEMENTS = 1 << 19
-
-
-def fsl_pixel_dissimilarity(x_i: Tensor, x_j: Tensor) -> Tensor:
-    """Colour dissimilarity ``delta_ij = |x_i - x_j|_1 / 3`` of Eq. 13 for all pairs.
-
-    Args:
-        x_i: Colours of the first pixels, shape ``(..., n, 3)``, values in ``[0, 1]``.
-        x_j: Colours of the second pixels, shape ``(..., m, 3)``.
-
-    Returns:
-        Tensor of shape ``(..., n, m)`` with values in ``[0, 1]`` for inputs in ``[0, 1]``.
-    """
-    return torch.cdist(x_i, x_j, p=1.0) / 3.0
-
-
-def fsl_compatibility(delta: Tensor, mu: float = 2.5, eps: float = 1e-6) -> Tensor:
-    """Colour compatibility ``f = tanh(mu + log(delta / (1 - delta)))`` of Eq. 12.
-
-    Evaluated as the equivalent rational function
-    ``(e^{2 mu} t^2 - 1) / (e^{2 mu} t^2 + 1) = 1 - 2 / (e^{2 mu} t^2 + 1)`` of
-    ``t = delta / (1 - delta)`` (equal to ``(e^{2 mu} delta^2 - (1 - delta)^2) /
-    (e^{2 mu} delta^2 + (1 - delta)^2)``) after clamping ``delta`` to ``[eps, 1 - eps]``, so no
-    logarithm or hyperbolic tangent is needed and the result is finite for ``delta`` in
-    ``{0, 1}``.
-
-    Args:
-        delta: Dissimilarities of Eq. 13, any shape.
-        mu: Offset ``mu`` of Eq. 12.
-        eps: Clamp margin keeping ``delta`` inside ``(0, 1)``; at most ``1e-5``.
-
-    Returns:
-        Tensor of the same shape with values in ``(-1, 1)``.
-    """
-    delta = delta.clamp(eps, 1.0 - eps)
-    t = delta / (1.0 - delta)
-    return 1.0 - 2.0 / (math.exp(2.0 * mu) * t.square() + 1.0)
 
 
 def _gaussian_table(n: int, sigma: float, reach: float | None, device: torch.device,
@@ -144,32 +109,6 @@ def fsl_negligible_reach(sigma: float, dtype: torch.dtype = torch.float32) -> in
     """
     eps = torch.finfo(dtype).eps
     return int(math.floor(sigma * math.sqrt(-2.0 * math.log(eps * eps))))
-
-
-def fsl_spatial_weights(height: int, width: int, sigma: float = 5.0, *,
-                        device: torch.device | str | None = None,
-                        dtype: torch.dtype = torch.float32) -> Tensor:
-    """Dense spatial weights ``w_ij`` of Eq. 10 for an ``height x width`` map.
-
-    Pixels are flattened row-major (``i = row * width + col``). The matrix has
-    ``(height * width)^2`` entries; it is meant for references and small maps only, the loss
-    itself never builds it.
-
-    Args:
-        height: Map height ``H``.
-        width: Map width ``W``.
-        sigma: Gaussian bandwidth ``sigma`` in pixels.
-        device: Device of the result.
-        dtype: Floating dtype of the result.
-
-    Returns:
-        Tensor of shape ``(H * W, H * W)``.
-    """
-    cpu = torch.device('cpu')
-    rows = _gaussian_table(height, sigma, None, cpu, torch.float64)
-    cols = _gaussian_table(width, sigma, None, cpu, torch.float64)
-    w = torch.kron(rows, cols) / (2.0 * math.pi * sigma * sigma)
-    return w.to(device=device, dtype=dtype)
 
 
 def fsl_window_tail_mass(sigma: float, window: int) -> float:
@@ -394,9 +333,10 @@ class FeatureSimilarityLoss(CAMLoss):
       original multinomial FSL (Table 4's ablation).
 
     For the binomial gatings, classes absent from the image are masked out (their maps
-    are zero, so they get neither loss nor gradient), as §4.3 prescribes. The
-    normalised input batch is mapped back to RGB in [0, 1] and resized to the map size,
-    by default as the authors do (bilinear, ``align_corners=True``, no antialiasing, which
+    are zero, so they get neither loss nor gradient), as §4.3 prescribes. The input images
+    (in [0, 1], the data preprocessor's normalisation already undone by the classifier:
+    :meth:`~mmhfpl.models.classifiers.CAMClassifier.input_images`) are resized to the map
+    size, by default as the authors do (bilinear, ``align_corners=True``, no antialiasing, which
     keeps the colour edges FSL relies on sharp). ``upsample`` enlarges the CAM by an integer factor
     first (the paper: x2 for SIPE, x4 for MCTformer). ``with_background`` appends the
     background map 1 - max_c over the (masked) gating maps, as the authors' SEAM code
@@ -414,8 +354,6 @@ class FeatureSimilarityLoss(CAMLoss):
         antialias: Antialias the image resize (authors: False).
         mask_absent: Zero the maps of classes absent from the image labels
             (default: True for binomial gatings, False for ``'multinomial'``).
-        mean: Per-channel mean the data preprocessor subtracted (0-255 scale).
-        std: Per-channel std the data preprocessor divided by (0-255 scale).
         loss_weight: Factor applied to the loss (paper: 0.2 on COCO for SEAM).
         loss_name: Key of the loss in the loss dict.
         **fsl_options: Keyword options of :func:`feature_similarity_loss`.
@@ -426,9 +364,7 @@ class FeatureSimilarityLoss(CAMLoss):
     def __init__(self, gating: str = 'r', mu: float = 2.5, sigma: float = 5.0,
                  upsample: int = 1, with_background: bool = False,
                  mask_absent: bool | None = None, normalize: str = 'minmax',
-                 align_corners: bool = True, antialias: bool = False,
-                 mean: Sequence[float] = (123.675, 116.28, 103.53),
-                 std: Sequence[float] = (58.395, 57.12, 57.375), loss_weight: float = 1.0,
+                 align_corners: bool = True, antialias: bool = False, loss_weight: float = 1.0,
                  loss_name: str = 'loss_fsl', **fsl_options) -> None:
         super().__init__(loss_weight, loss_name)
         if gating not in self.GATINGS:
@@ -449,10 +385,12 @@ class FeatureSimilarityLoss(CAMLoss):
         self.upsample = upsample
         self.with_background = with_background
         self.mask_absent = gating != 'multinomial' if mask_absent is None else mask_absent
-        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
-                             persistent=False)
-        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1),
-                             persistent=False)
+        unknown = sorted(set(fsl_options) - set(FSL_OPTIONS))
+        if unknown:
+            raise TypeError(f'FeatureSimilarityLoss got unknown options {unknown}; its options '
+                            f'are gating, mu, sigma, upsample, with_background, mask_absent, '
+                            f'normalize, align_corners, antialias, loss_weight, loss_name and '
+                            f'{", ".join(FSL_OPTIONS)}')
         self.fsl_options = fsl_options
 
     def gating_maps(self, scores: Tensor, labels: Tensor) -> Tensor:
@@ -463,7 +401,7 @@ class FeatureSimilarityLoss(CAMLoss):
                 present = torch.cat([labels.new_ones(labels.shape[0], 1), labels], dim=1)
                 maps = maps * present[..., None, None].to(maps.dtype)
             return maps
-        maps = {'r': CAM_NORMALIZATIONS[self.normalize], 'b': torch.sigmoid,
+        maps = {'r': CAM_NORMALIZATIONS[self.normalize], 'b': binomial_posterior,
                 's': lambda s: s}[self.gating](scores)
         if self.mask_absent:
             maps = maps * labels[..., None, None].to(maps.dtype)
@@ -472,16 +410,23 @@ class FeatureSimilarityLoss(CAMLoss):
         return maps
 
     def rgb_images(self, images: Tensor, size: Sequence[int]) -> Tensor:
-        """Undo the input normalisation and resize to ``size``: RGB in [0, 1]."""
-        rgb = ((images.float() * self.std + self.mean) / 255.0).clamp(0, 1)
+        """Images in [0, 1] resized to ``size`` (as the authors resize them)."""
+        rgb = images.float().clamp(0, 1)
         if tuple(rgb.shape[-2:]) != tuple(size):
             rgb = F.interpolate(rgb, size=tuple(size), mode='bilinear',
                                 align_corners=self.align_corners,
                                 antialias=self.antialias).clamp(0, 1)
         return rgb
 
-    def forward(self, scores: Tensor, labels: Tensor, images: Tensor | None = None) -> dict:
-        """Return ``{loss_name: loss}`` for raw CAM scores, labels and input images."""
+    def forward(self, scores: Tensor, labels: Tensor, images: Tensor | None = None,
+                **mmseg_kwargs) -> dict:
+        """Return ``{loss_name: loss}`` for raw CAM scores, labels and images in [0, 1]."""
+        if mmseg_kwargs:  # e.g. weight=, ignore_index= from an mmseg decode head
+            raise TypeError(
+                'FeatureSimilarityLoss is a loss of a CAM head (the losses of CAMHead, SEAM or '
+                'SpatialBCEHead extra_losses): it needs the input images and image labels, '
+                'which an mmseg decode head does not pass to its loss_decode '
+                f'(got {sorted(mmseg_kwargs)}). Train the CAM model with it instead.')
         if images is None:
             raise ValueError('FeatureSimilarityLoss needs the input images; use it in a head '
                              'whose classifier passes them (e.g. CAMClassifier)')
@@ -493,4 +438,4 @@ class FeatureSimilarityLoss(CAMLoss):
         maps = self.gating_maps(scores, labels)
         rgb = self.rgb_images(images, maps.shape[-2:])
         loss = feature_similarity_loss(maps, rgb, self.mu, self.sigma, **self.fsl_options)
-        return {self.loss_name: self.loss_weight * loss}
+        return self.weighted(loss)

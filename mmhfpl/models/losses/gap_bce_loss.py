@@ -38,4 +38,4 @@ class GAPBCELoss(CAMLoss):
 
     def forward(self, scores: Tensor, labels: Tensor, images: Tensor | None = None) -> dict:
         """Return ``{loss_name: loss}``; ``images`` is unused (common CAM-loss signature)."""
-        return {self.loss_name: self.loss_weight * gap_bce_loss(scores, labels)}
+        return self.weighted(gap_bce_loss(scores, labels))

@@ -15,6 +15,7 @@ from .cam_loss import CAMLoss
 from .cam_posteriors import (
     POSTERIORS,
     at_least_float32,
+    binomial_posterior,
     multilabel_targets,
     multinomial_log_posterior,
 )
@@ -72,7 +73,7 @@ def importance_sampling_loss(scores: Tensor, labels: Tensor, num_samples: int = 
     targets = multilabel_targets(labels, scores.shape[1], scores.dtype)[..., None]
     flat = scores.flatten(2)
     if posterior == 'binomial':
-        index = sample_pixels(torch.sigmoid(flat), num_samples, generator)
+        index = sample_pixels(binomial_posterior(flat), num_samples, generator)
         sampled = flat.gather(2, index)
         losses = F.binary_cross_entropy_with_logits(
             sampled, targets.expand_as(sampled), reduction='none')

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from mmhfpl.registry import MODELS
 
-from .cam_loss import CAMLoss
+from .cam_loss import WSSSLoss
 from .cam_posteriors import at_least_float32, multilabel_targets
 
 PHASES = ('prob', 'threshold')
@@ -165,11 +165,12 @@ def select_thresholds(probs: Tensor, labels: Tensor, q: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class SpatialBCELoss(CAMLoss):
+class SpatialBCELoss(WSSSLoss):
     """Registered wrapper of :func:`spatial_bce_loss` (seed 003, Eq. 1-5).
 
-    It reuses the attributes of :class:`CAMLoss` but its call signature differs
-    (``thresholds`` and ``phase``), so it is not a drop-in loss of a CAM head's loss list.
+    A :class:`~mmhfpl.models.losses.cam_loss.WSSSLoss` (one dict term); it is the
+    ``loss_sbce`` of :class:`~mmhfpl.models.heads.SpatialBCEHead`, which passes the
+    thresholds and the phase.
 
     Args:
         loss_weight: Factor applied to the loss.
@@ -182,8 +183,8 @@ class SpatialBCELoss(CAMLoss):
         super().__init__(loss_weight, loss_name)
         self.eps = eps
 
-    def forward(self, logits: Tensor, labels: Tensor, thresholds: Tensor,  # type: ignore[override]
+    def forward(self, logits: Tensor, labels: Tensor, thresholds: Tensor,
                 phase: str) -> dict[str, Tensor]:
         """Return ``{loss_name: loss_weight * spatial_bce_loss(...)}`` for ``phase``."""
         loss = spatial_bce_loss(logits, labels, thresholds, phase, eps=self.eps)
-        return {self.loss_name: self.loss_weight * loss}
+        return self.weighted(loss)

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from mmhfpl.registry import MODELS
 
-from .cam_loss import CAMLoss
+from .cam_loss import WSSSLoss
 from .cam_posteriors import at_least_float32, multilabel_targets
 
 KL_DIRECTIONS = ('forward', 'reverse')
@@ -90,11 +90,12 @@ def tnt_kl_loss(logits: Tensor, labels: Tensor, q: Tensor, eps: float = 1e-6,
 
 
 @MODELS.register_module()
-class TNTProportionKLLoss(CAMLoss):
+class TNTProportionKLLoss(WSSSLoss):
     """Registered wrapper of :func:`tnt_kl_loss` (seed 003, Eq. 6-8).
 
-    It reuses the attributes of :class:`CAMLoss` but is called with the target fractions
-    ``q`` instead of the input images, so it is not a drop-in loss of a CAM head's loss list.
+    A :class:`~mmhfpl.models.losses.cam_loss.WSSSLoss` (one dict term); it is the
+    ``loss_tnt`` of :class:`~mmhfpl.models.heads.SpatialBCEHead`, which passes the target
+    fractions ``q``.
 
     Args:
         loss_weight: Factor applied to the loss.
@@ -112,8 +113,7 @@ class TNTProportionKLLoss(CAMLoss):
         self.eps = eps
         self.direction = direction
 
-    def forward(self, logits: Tensor, labels: Tensor,  # type: ignore[override]
+    def forward(self, logits: Tensor, labels: Tensor,
                 q: Tensor) -> dict[str, Tensor]:
         """Return ``{loss_name: loss_weight * tnt_kl_loss(logits, labels, q)}``."""
-        return {self.loss_name: self.loss_weight * tnt_kl_loss(logits, labels, q, self.eps,
-                                                             self.direction)}
+        return self.weighted(tnt_kl_loss(logits, labels, q, self.eps, self.direction))

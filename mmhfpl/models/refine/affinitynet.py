@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
+from mmhfpl.pseudo_labels.make_labels import BackgroundRule, scores_with_background
 from mmhfpl.registry import MODELS
 
 from .base import BaseAffinityRefiner
@@ -138,8 +139,7 @@ class AffinityNet(BaseAffinityRefiner):
         cfg = self.test_cfg
         for index, sample in enumerate(data_samples):
             cams, labels = self.sample_cams(sample)
-            peak = cams.amax(dim=0) if len(labels) else cams.new_zeros(cams.shape[1:])
-            scores = torch.cat([((1 - peak) ** cfg['alpha'])[None], cams])
+            scores = scores_with_background(cams, BackgroundRule(alpha=cfg['alpha']))
             scores = self.to_grid(scores, affinity.shape[-2:]).to(affinity)
             walked = random_walk(scores[None], affinity[index:index + 1], self.offsets,
                                  cfg['beta'], 2 ** cfg['logt'])[0]

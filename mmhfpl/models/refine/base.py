@@ -8,6 +8,7 @@ from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from mmhfpl.registry import MODELS
+from mmhfpl.structures import class_ids
 
 from .random_walk import neighbour_offsets
 
@@ -129,6 +130,6 @@ class BaseAffinityRefiner(BaseModel):
             scores: (L + 1, H, W) refined scores at the image size.
             labels: (L,) 0-based classes of the score channels after the background.
         """
-        ids = torch.cat([labels.new_zeros(1), labels + 1]).to(scores.device)
+        ids = torch.from_numpy(class_ids(labels.cpu().numpy())).long().to(scores.device)
         sample.seg_logits = PixelData(data=scores)
         sample.pred_sem_seg = PixelData(data=ids[scores.argmax(dim=0)][None])

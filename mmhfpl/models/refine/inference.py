@@ -10,11 +10,9 @@ import torch
 from mmengine.dataset import BaseDataset, pseudo_collate
 from mmengine.utils import ProgressBar
 from mmseg.structures import SegDataSample
-from PIL import Image
 
-from mmhfpl.datasets.label_io import save_label_png
-from mmhfpl.pseudo_labels.cam_generation import image_id
-from mmhfpl.pseudo_labels.crf import CRFConfig, dense_crf
+from mmhfpl.pseudo_labels.crf import CRFConfig, dense_crf, read_crf_image
+from mmhfpl.structures import class_ids, image_id, save_label_png
 
 
 def refine_pipeline(cam_dir: str) -> list[dict]:
@@ -34,11 +32,10 @@ def crf_label(sample: SegDataSample, crf: CRFConfig) -> np.ndarray:
     ``infer_aff.py --crf`` does with the random-walk scores.
     """
     scores = sample.seg_logits.data.float().cpu().numpy()
-    ids = np.concatenate([[0], sample.cam_labels.cpu().numpy() + 1]).astype(np.uint8)
+    ids = class_ids(sample.cam_labels.cpu().numpy())
     if len(scores) < 2:  # background only
         return np.zeros(scores.shape[1:], np.uint8)
-    with Image.open(sample.img_path) as pil:
-        image = np.ascontiguousarray(pil.convert('RGB'))
+    image = read_crf_image(sample.img_path)
     return ids[dense_crf(image, scores, **asdict(crf)).argmax(axis=0)]
 
 

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
+from mmhfpl.pseudo_labels.make_labels import BackgroundRule, scores_with_background
 from mmhfpl.registry import MODELS
 
 from .base import BaseAffinityRefiner
@@ -210,6 +211,7 @@ class IRN(BaseAffinityRefiner):
                                      cfg['beta'], 2 ** cfg['exp_times'])[0]
                 scores = self.upsample_scores(walked, cams.shape[1:])
                 scores = scores / scores.max().clamp(min=1e-5)
-            background = scores.new_full((1, *cams.shape[1:]), cfg['bg_threshold'])
-            self.set_prediction(sample, torch.cat([background, scores]), labels)
+            scores = scores_with_background(
+                scores, BackgroundRule(bg_threshold=cfg['bg_threshold']))
+            self.set_prediction(sample, scores, labels)
         return data_samples

@@ -1,4 +1,16 @@
-"""Read MXNet ``.params`` files without mxnet and convert the ResNet38d ImageNet weights.
+"""Convert the MXNet ImageNet weights of ResNet38d to an mmengine checkpoint (no mxnet needed).
+
+Example:
+    python tools/model_converters/convert_resnet38d.py \\
+        ilsvrc-cls_rna-a1_cls1000_ep-0001.params checkpoints/resnet38d_ilsvrc.pth
+
+Reads the MXNet NDArray list file directly (format and name mapping below) and writes
+``{'state_dict': ..., 'meta': ...}`` atomically. Keys are bare (``conv1a.weight``,
+``b2.bn_branch2a.weight``, ...) unless ``--prefix`` is given; load them with
+``init_cfg=dict(type='Pretrained', checkpoint=OUT[, prefix=PREFIX])`` on ``ResNet38d``.
+The ImageNet classifier (``linear1000_*``) is dropped.
+
+Read MXNet ``.params`` files without mxnet and convert the ResNet38d ImageNet weights.
 
 The ImageNet weights of ResNet38d (model A1 of "Wider or Deeper", file
 ``ilsvrc-cls_rna-a1_cls1000_ep-0001.params``) are an MXNet NDArray list as written by
@@ -79,20 +91,21 @@ with a chosen prefix such as ``backbone.``), loadable by ``torch.load(weights_on
 and by ``init_cfg=dict(type='Pretrained', checkpoint=...[, prefix='backbone.'])``.
 """
 
-import contextlib
+import argparse
 import math
 import os
 import os.path as osp
 import re
 import struct
-import tempfile
+import sys
 from collections import OrderedDict
 from typing import BinaryIO
 
 import numpy as np
 import torch
 
-from .resnet38d import ResNet38d
+from mmhfpl.models.backbones.resnet38d import ResNet38d
+from mmhfpl.structures import atomic_save
 
 LIST_MAGIC = 0x112
 NDARRAY_V1_MAGIC = 0xF993FAC8
@@ -319,23 +332,7 @@ def mxnet_to_resnet38d(params: dict[str, np.ndarray], source: str = 'the MXNet f
 
 def save_checkpoint_atomic(checkpoint: dict, path: str | os.PathLike) -> None:
     """``torch.save`` to a temporary file next to ``path``, then rename it over ``path``."""
-    path = osp.abspath(os.fspath(path))
-    directory = osp.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_save(lambda tmp: torch.save(checkpoint, tmp), path, '.tmp')
 
 
 def convert_resnet38d(src: str | os.PathLike, dst: str | os.PathLike,
@@ -362,3 +359,25 @@ def convert_resnet38d(src: str | os.PathLike, dst: str | os.PathLike,
     num_params = sum(value.numel() for key, value in state_dict.items()
                      if not key.endswith('num_batches_tracked'))
     return dict(tensors=len(state_dict), params=num_params, ignored=ignored)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='MXNet .params file (ilsvrc-cls_rna-a1_cls1000_ep-0001)')
+    parser.add_argument('dst', help='output .pth')
+    parser.add_argument('--prefix', default='',
+                        help="prefix for every key, e.g. 'backbone.' (default: bare keys)")
+    args = parser.parse_args()
+    try:
+        summary = convert_resnet38d(args.src, args.dst, prefix=args.prefix)
+    except (OSError, ValueError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    ignored = ', '.join(summary['ignored']) or 'nothing'
+    print(f'wrote {summary["tensors"]} tensors ({summary["params"]:,} parameters) to '
+          f'{args.dst}; ignored {ignored}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,5 +1,17 @@
-"""Convert COCO instance annotations to the label-map layout of ``COCOWSSSDataset``."""
+"""Convert COCO 2014 instance annotations to the label-map layout of COCOWSSSDataset.
 
+Example:
+    python tools/dataset_converters/convert_coco_wsss.py data/coco2014 --split train2014 --nproc 8
+
+Reads ``ROOT/annotations/instances_<split>.json`` and writes
+``ROOT/SegmentationClass/<split>/<id>.png`` (0 background, 1..80 classes in COCO
+category order, 255 crowd) and ``ROOT/ImageSets/<split>.txt``. Label maps that
+already exist are kept, so an interrupted conversion resumes where it stopped.
+
+Convert COCO instance annotations to the label-map layout of ``COCOWSSSDataset``.
+"""
+
+import argparse
 import os
 import os.path as osp
 from multiprocessing import Pool
@@ -8,7 +20,7 @@ import numpy as np
 from mmengine.utils import ProgressBar
 from pycocotools.coco import COCO
 
-from .label_io import atomic_save, save_label_png
+from mmhfpl.structures import atomic_save, save_label_png
 
 _COCO: COCO | None = None  # set in each worker by _init_worker
 _CAT_TO_LABEL: dict[int, int] = {}
@@ -76,3 +88,20 @@ def convert_coco_split(ann_file: str, out_root: str, split: str, nproc: int = 1)
 
     atomic_save(write, osp.join(out_root, 'ImageSets', f'{split}.txt'), '.txt')
     return len(ids)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('root', help='COCO root holding annotations/ and the image folders')
+    parser.add_argument('--split', default='train2014', help='train2014 or val2014')
+    parser.add_argument('--ann-file', help='instances JSON (default: '
+                        'ROOT/annotations/instances_<split>.json)')
+    parser.add_argument('--nproc', type=int, default=1, help='worker processes')
+    args = parser.parse_args()
+    ann_file = args.ann_file or osp.join(args.root, 'annotations', f'instances_{args.split}.json')
+    count = convert_coco_split(ann_file, args.root, args.split, nproc=args.nproc)
+    print(f'\nwrote {count} label maps to {osp.join(args.root, "SegmentationClass", args.split)}')
+
+
+if __name__ == '__main__':
+    main()
