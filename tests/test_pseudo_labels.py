@@ -62,8 +62,12 @@ def test_cam_file_round_trip_and_errors(tmp_path):
     with pytest.raises(ValueError, match=r'bad.npz: not a CAM file'):
         load_cam_file(tmp_path / 'bad.npz')
     np.savez(tmp_path / 'pickled.npz', cams=np.array([object()]), labels=np.zeros(1))
-    with pytest.raises(ValueError, match='pickled.npz'):
+    with pytest.raises(ValueError, match='pickled.npz.*pickled objects.*generate_cams') as err:
         load_cam_file(tmp_path / 'pickled.npz')
+    assert 'allow_pickle' not in str(err.value)
+    (tmp_path / 'cut.npz').write_bytes((tmp_path / 'a.npz').read_bytes()[:60])
+    with pytest.raises(ValueError, match=r'cut.npz: invalid CAM file.*re-run tools/generate_cams'):
+        load_cam_file(tmp_path / 'cut.npz')
     with pytest.raises(FileNotFoundError, match='missing.npz'):
         load_cam_file(tmp_path / 'missing.npz')
     with pytest.raises(ValueError, match='labels'):
@@ -169,8 +173,12 @@ def test_generate_cams_is_resumable_and_sharded(tmp_path, toy_tta_dataset, monke
         generate_cams(ImageEchoModel(), toy_tta_dataset, str(out), 6, progress=False)
     assert sorted(os.listdir(out)) == ['toy_000032.npz', 'toy_000033.npz', 'toy_000034.npz']
     monkeypatch.setattr(generation_module, 'save_cam_file', real_save)
+    # A file cut short by something other than this process (a copy, a full disk) is not
+    # trusted because it exists: the resumed run writes it again.
+    cut = out / 'toy_000033.npz'
+    cut.write_bytes(cut.read_bytes()[:100])
     counts = generate_cams(ImageEchoModel(), toy_tta_dataset, str(out), 6, progress=False)
-    assert counts == dict(written=5, skipped=3)
+    assert counts == dict(written=6, skipped=2, rewritten=1)
     assert len(os.listdir(out)) == 8, 'no partial or temporary file is left'
     for index in range(8):
         info = toy_tta_dataset.get_data_info(index)

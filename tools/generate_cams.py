@@ -59,7 +59,8 @@ def main() -> None:
     dataset = build_split(cfg, args.ann_file, cam_tta_pipeline(args.scales, not args.no_flip))
     counts = generate_cams(model, dataset, args.out_dir, model.head.num_classes,
                            cam_key=args.cam_key)
-    print(f'\nCAMs in {args.out_dir}: {counts["written"]} written, '
+    print(f'\nCAMs in {args.out_dir}: {counts["written"]} written '
+          f'({counts["rewritten"]} of them replacing unreadable files), '
           f'{counts["skipped"]} already present (this rank)')
     close_launcher()
 

@@ -13,6 +13,7 @@ so a killed run resumes where it stopped. Under a distributed launcher each rank
 handles every ``world_size``-th image.
 """
 
+import logging
 import os
 import os.path as osp
 from collections.abc import Iterator, Sequence
@@ -22,12 +23,19 @@ import torch
 import torch.nn.functional as F
 from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from mmhfpl.structures import CAMRecord, image_id, remove_stale_temporaries, save_cam_file
+from mmhfpl.structures import (
+    CAMRecord,
+    image_id,
+    is_readable_cam_file,
+    remove_stale_temporaries,
+    save_cam_file,
+)
 
 DEFAULT_SCALES = (1.0, 0.5, 1.5, 2.0)
 _META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
@@ -167,8 +175,12 @@ def generate_cams(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,
     ``dataset`` must use :func:`cam_tta_pipeline` and carry ``gt_label`` (the image's
     labelled classes). Work is split across ranks; the call returns after a barrier.
 
+    An existing file that cannot be loaded (a run killed by the OS mid-write on another
+    file system, a copy cut short) is written again, with a warning naming it.
+
     Returns:
-        Counts for this rank: ``{'written': n, 'skipped': n}``.
+        Counts for this rank: ``{'written': n, 'skipped': n, 'rewritten': n}`` (rewritten
+        files are also counted as written).
     """
     rank, world_size = get_dist_info()
     os.makedirs(out_dir, exist_ok=True)
@@ -178,13 +190,17 @@ def generate_cams(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,
     model.eval()
     indices = list(range(rank, len(dataset), world_size))
     bar = ProgressBar(len(indices)) if progress and rank == 0 else None
-    counts = dict(written=0, skipped=0)
+    counts = dict(written=0, skipped=0, rewritten=0)
     for index in indices:
         info = dataset.get_data_info(index)
         path = osp.join(out_dir, image_id(info['img_path']) + '.npz')
-        if osp.exists(path):
+        if osp.exists(path) and is_readable_cam_file(path):
             counts['skipped'] += 1
         else:
+            if osp.exists(path):
+                print_log(f'{path} cannot be loaded (truncated or corrupt); writing it again',
+                          logger='current', level=logging.WARNING)
+                counts['rewritten'] += 1
             views = dataset[index]
             labels = views['data_samples'][0].gt_label.numpy()
             save_cam_file(path, tta_record(model, views, num_classes, labels, cam_key))

@@ -6,8 +6,10 @@ one atomic writer they share (:mod:`.atomic`).
 
 from .atomic import atomic_save, remove_temporaries
 from .cam_file import (
+    CAMFileError,
     CAMRecord,
     image_id,
+    is_readable_cam_file,
     load_cam_file,
     remove_stale_temporaries,
     save_cam_file,
@@ -15,6 +17,7 @@ from .cam_file import (
 from .label_map import VOID, class_ids, load_label_png, save_label_png, voc_palette
 from .q_file import load_q_file, save_q_file
 
-__all__ = ['VOID', 'CAMRecord', 'atomic_save', 'class_ids', 'image_id', 'load_cam_file',
-           'load_label_png', 'load_q_file', 'remove_stale_temporaries', 'remove_temporaries',
-           'save_cam_file', 'save_label_png', 'save_q_file', 'voc_palette']
+__all__ = ['VOID', 'CAMFileError', 'CAMRecord', 'atomic_save', 'class_ids', 'image_id',
+           'is_readable_cam_file', 'load_cam_file', 'load_label_png', 'load_q_file',
+           'remove_stale_temporaries', 'remove_temporaries', 'save_cam_file', 'save_label_png',
+           'save_q_file', 'voc_palette']

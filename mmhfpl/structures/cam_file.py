@@ -16,6 +16,7 @@ its resolution (~5e-4 near 1) is far below any threshold step used on CAMs.
 
 import os
 import os.path as osp
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,24 +63,53 @@ def save_cam_file(path: str | os.PathLike, record: CAMRecord) -> None:
     atomic_save(write, path, TMP_SUFFIX)
 
 
+#: What to do about a CAM file that cannot be read; every reader's error ends with it.
+REGENERATE_HINT = ('re-run tools/generate_cams.py for this directory: it rewrites the CAM '
+                   'files it cannot load')
+
+
+class CAMFileError(ValueError):
+    """A CAM file exists but cannot be read (truncated, not an npz, wrong arrays)."""
+
+
 def load_cam_file(path: str | os.PathLike) -> CAMRecord:
-    """Read a CAM file; errors name the file and the problem."""
+    """Read a CAM file; errors name the file, the problem and the remedy.
+
+    Raises:
+        FileNotFoundError: No file at ``path``.
+        CAMFileError: The file is truncated, not an ``.npz``, holds pickled objects or lacks
+            the CAM arrays.
+    """
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = {'cams', 'labels'} - set(data.files)
             if missing:
-                raise ValueError(f'{path}: not a CAM file, missing arrays {sorted(missing)}')
+                raise CAMFileError(f'{path}: not a CAM file, missing arrays {sorted(missing)}; '
+                                   f'{REGENERATE_HINT}')
             record = CAMRecord(
                 cams=data['cams'].astype(np.float32), labels=data['labels'].astype(np.int64),
                 thresholds=(data['thresholds'].astype(np.float32)
                             if 'thresholds' in data.files else None))
     except FileNotFoundError:
         raise FileNotFoundError(f'CAM file not found: {path}') from None
-    except ValueError as err:
-        if str(path) in str(err):
-            raise
-        raise ValueError(f'{path}: invalid CAM file ({err})') from err
+    except CAMFileError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        # numpy's own messages advise allow_pickle=True, which CAM files never need.
+        reason = ('holds pickled objects' if 'allow_pickle' in str(err)
+                  else f'cannot be read ({type(err).__name__}: {err})')
+        raise CAMFileError(f'{path}: invalid CAM file, it {reason}; {REGENERATE_HINT}') \
+            from None
     return record
+
+
+def is_readable_cam_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a complete CAM file (resumable generation rewrites the others)."""
+    try:
+        load_cam_file(path)
+    except (FileNotFoundError, CAMFileError):
+        return False
+    return True
 
 
 def remove_stale_temporaries(cam_dir: str | os.PathLike) -> int:
