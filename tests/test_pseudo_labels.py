@@ -276,6 +276,16 @@ def test_make_pseudo_labels_writes_palette_pngs_and_resumes(tmp_path):
     with pytest.raises(FileNotFoundError, match=r'c\.npz'):
         make_pseudo_labels(str(tmp_path / 'cams'), ['c'], str(tmp_path / 'pl'),
                            BackgroundRule(bg_threshold=0.4))
+    # A CAM of the wrong size is an error naming the CAM file and the image, with and
+    # without dCRF (without it the label used to be written at the CAM's size).
+    Image.fromarray(np.zeros((4, 3, 3), np.uint8)).save(tmp_path / 'a.jpg')
+    for crf in (None, CRFConfig()):
+        with pytest.raises(ValueError, match=r'a\.npz: CAMs of size \(2, 3\) but the image .*'
+                           r'a\.jpg is \(4, 3\)'):
+            make_pseudo_labels(str(tmp_path / 'cams'), ['a'], str(tmp_path / f'wrong{crf}'),
+                               BackgroundRule(bg_threshold=0.4), image_dir=str(tmp_path),
+                               crf=crf)
+        assert not (tmp_path / f'wrong{crf}' / 'a.png').exists()
 
 
 def test_jf_accumulator_matches_mmseg_iou():

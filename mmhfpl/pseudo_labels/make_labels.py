@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 
 from mmhfpl.structures import CAMRecord, class_ids, load_cam_file, save_label_png
 
@@ -145,11 +146,27 @@ class _Job:
     crf: CRFConfig | None
 
 
+def _image_size(path: str) -> tuple[int, int]:
+    """(H, W) of an image from its header."""
+    try:
+        with Image.open(path) as image:
+            return image.size[1], image.size[0]
+    except FileNotFoundError:
+        raise FileNotFoundError(f'image not found: {path}') from None
+    except OSError as err:
+        raise ValueError(f'{path}: cannot read the image ({err})') from err
+
+
 def _write_label(job: _Job) -> str:
     record = load_cam_file(job.cam_path)
     image = None
     if job.image_path is not None:
-        image = read_crf_image(job.image_path)
+        image = read_crf_image(job.image_path) if job.crf is not None else None
+        size = image.shape[:2] if image is not None else _image_size(job.image_path)
+        if tuple(size) != record.image_size:
+            raise ValueError(f'{job.cam_path}: CAMs of size {record.image_size} but the image '
+                             f'{job.image_path} is {tuple(size)}; were the CAMs made for '
+                             'another dataset or resized? Re-run tools/generate_cams.py')
     save_label_png(job.out_path, record_to_label(record, job.rule, image, job.crf))
     return job.out_path
 
@@ -164,7 +181,8 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
         ids: Image ids to label.
         out_dir: Output directory of the PNGs.
         rule: Background rule.
-        image_dir: Directory of the images (needed with ``crf``).
+        image_dir: Directory of the images (needed with ``crf``; when given, every CAM's
+            size is checked against its image, and a mismatch is an error naming both).
         image_suffix: Image file suffix.
         crf: dCRF parameters, or None for no refinement.
         num_workers: Processes for the per-image work.
@@ -184,7 +202,7 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
         cam_path = osp.join(cam_dir, f'{sample_id}.npz')
         if not osp.exists(cam_path):
             raise FileNotFoundError(f'CAM file not found: {cam_path}')
-        image_path = osp.join(image_dir, sample_id + image_suffix) if crf is not None else None
+        image_path = osp.join(image_dir, sample_id + image_suffix) if image_dir else None
         jobs.append(_Job(cam_path, image_path, out_path, rule, crf))
     written = len(crf_map(_write_label, jobs, num_workers))
     return dict(written=written, skipped=skipped)
