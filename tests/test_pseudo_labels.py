@@ -32,6 +32,7 @@ from mmhfpl.pseudo_labels.make_labels import (
     ADAPTIVE_CRF_KERNELS,
     LABEL_CRF_GT_PROB,
     class_scores,
+    scores_with_background,
 )
 from mmhfpl.structures import load_label_png, save_label_png
 
@@ -228,6 +229,14 @@ def test_background_rules_by_hand():
                                   [[3, 0]])
     with pytest.raises(ValueError, match='exactly one'):
         BackgroundRule(bg_threshold=0.3, alpha=2.0)
+    with pytest.raises(TypeError, match='numpy arrays'):
+        scores_with_background(torch.from_numpy(record.cams), BackgroundRule(adaptive=True),
+                               record.thresholds)
+    # The constant and alpha rules give the same scores on arrays and tensors.
+    for rule in (BackgroundRule(bg_threshold=0.4), BackgroundRule(alpha=2.0)):
+        np.testing.assert_allclose(
+            scores_with_background(torch.from_numpy(record.cams), rule).numpy(),
+            scores_with_background(record.cams, rule), rtol=1e-6)
     no_thresholds = CAMRecord(cams=record.cams, labels=record.labels)
     with pytest.raises(ValueError, match='has none'):
         record_to_label(no_thresholds, BackgroundRule(adaptive=True))

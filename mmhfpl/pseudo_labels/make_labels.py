@@ -93,6 +93,8 @@ def scores_with_background(cams: np.ndarray | torch.Tensor, rule: BackgroundRule
     rule, whose class channels are the margins p - t (see the module docstring).
     """
     if rule.adaptive:
+        if isinstance(cams, torch.Tensor):
+            raise TypeError('the adaptive rule labels CAM records (numpy arrays), got a tensor')
         if thresholds is None:
             raise ValueError('adaptive thresholds requested but the CAM file has none')
         if rule.normalize:
