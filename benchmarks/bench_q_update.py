@@ -27,12 +27,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / 'tools/dataset_converters'))  # the toy generator
 
+from make_toy_voc import ToyVOCConfig, make_toy_voc  # noqa: E402, I001
 from mmengine.config import Config  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmhfpl.datasets import ToyVOCConfig, make_toy_voc  # noqa: E402
 from mmhfpl.engine import QUpdateHook  # noqa: E402
 from mmhfpl.pseudo_labels import ratios_from_label_dir, save_q_file  # noqa: E402
 from mmhfpl.utils import merge_cfg_options  # noqa: E402

@@ -2,14 +2,16 @@
 
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
-from mmhfpl.datasets import ToyVOCConfig, make_toy_voc
+from mmhfpl.structures import CAMRecord, load_label_png, save_cam_file
 
 REPO = Path(__file__).resolve().parents[1]
 TOY_CONFIG = str(REPO / 'configs/toy/multilabel_r18_toy.py')
@@ -19,7 +21,8 @@ TOY_CONFIG = str(REPO / 'configs/toy/multilabel_r18_toy.py')
 def toy_root(tmp_path_factory) -> str:
     """A 40-image toy set (32 train / 8 val, 128x128) shared by the whole session."""
     root = tmp_path_factory.mktemp('toy_voc')
-    make_toy_voc(str(root), ToyVOCConfig(num_train=32, num_val=8, empty_fraction=0.2))
+    toy = load_tool('tools/dataset_converters/make_toy_voc.py')
+    toy.make_toy_voc(str(root), toy.ToyVOCConfig(num_train=32, num_val=8, empty_fraction=0.2))
     return str(root)
 
 
@@ -72,3 +75,23 @@ def load_tool(relative: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses and multiprocessing look modules up by name
     spec.loader.exec_module(module)
     return module
+
+
+def free_port() -> int:
+    """A TCP port that is free now (for a torchrun rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def write_gt_cams(toy_root: str, cam_dir: Path, split: str = 'train') -> list[str]:
+    """CAM files of a toy split: 0.9 inside each GT object, 0 elsewhere; returns the ids."""
+    ids = Path(toy_root, f'ImageSets/Segmentation/{split}.txt').read_text().split()
+    for sample_id in ids:
+        gt = load_label_png(Path(toy_root, 'SegmentationClass', f'{sample_id}.png'))
+        classes = np.unique(gt[(gt > 0) & (gt < 255)]).astype(np.int64)
+        cams = np.stack([0.9 * (gt == c) for c in classes]) if len(classes) else np.zeros(
+            (0, *gt.shape))
+        save_cam_file(cam_dir / f'{sample_id}.npz',
+                      CAMRecord(cams=cams.astype(np.float32), labels=classes - 1))
+    return ids

@@ -3,7 +3,7 @@
 Bottom to top (README, Layout): foundations (registry, utils) -> structures (file formats,
 ids, atomic writes) -> evaluation (J, F) -> pseudo_labels (the stage-2 rules: background
 rules, dCRF, label writing, CAM generation over any model with ``test_step``) -> models ->
-datasets (and transforms) -> engine (hooks) -> apis. Every import counts, also the ones
+datasets (and transforms) -> engine (hooks). Every import counts, also the ones
 inside functions. ``mmhfpl/__init__.py`` and ``register_all_modules`` sit above everything:
 importing the package registers all of it.
 """
@@ -11,7 +11,7 @@ importing the package registers all of it.
 import ast
 from pathlib import Path
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 LAYERS = (
     ('registry', 'utils'),
@@ -21,7 +21,6 @@ LAYERS = (
     ('models', ),
     ('datasets', ),
     ('engine', ),
-    ('apis', ),
 )
 TOP = ('mmhfpl', 'mmhfpl.utils.setup_env')
 #: ``mmhfpl.utils`` re-exports ``register_all_modules``, as ``mmseg.utils`` does; the function

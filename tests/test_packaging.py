@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, tiny_options
+from tests.conftest import REPO, tiny_options
 
 SOURCES = ('pyproject.toml', 'README.md', 'mmhfpl', 'configs', 'tools')
 

@@ -12,8 +12,7 @@ from mmengine.registry import DefaultScope
 
 from mmhfpl.datasets import ToyVOCDataset
 from mmhfpl.registry import DATASETS, MODELS, SCOPE, TRANSFORMS
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 
 def test_registries_are_children_of_mmengine_roots():

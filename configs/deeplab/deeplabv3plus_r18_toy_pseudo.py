@@ -1,6 +1,6 @@
 # Toy counterpart of deeplabv3plus_r101_voc_pseudo.py: the same model family, data wiring
-# and metric on the toy set (tools/make_toy_voc.py: 800 train / 200 val, 128x128, 6 classes),
-# scaled down to train on a 2-core CPU in minutes.
+# and metric on the toy set (tools/dataset_converters/make_toy_voc.py: 800 train / 200 val,
+# 128x128, 6 classes), scaled down to train on a 2-core CPU in minutes.
 #   - DeepLabV3+ on ResNet-18-V1c at output stride 8 (stages 3-4 dilated 2/4, as mmseg's
 #     d8 models), trained from scratch (no weights), plain BN instead of SyncBN, ASPP with
 #     128 channels and dilations scaled to the 14x14 feature map of a 112 crop;

@@ -1,5 +1,6 @@
 # Toy counterpart of affinitynet_r38_voc.py: AffinityNet on the toy set
-# (tools/make_toy_voc.py, 128x128 images, 6 classes), trained on a 2-core CPU in minutes.
+# (tools/dataset_converters/make_toy_voc.py, 128x128 images, 6 classes), trained on a 2-core
+# CPU in minutes.
 #   - backbone: the toy CAM classifier's half-width ResNet-18 (configs/cam/cam_r18_toy.py),
 #     initialised from its stage-1 checkpoint (the toy has no ImageNet weights), run at
 #     output stride 4 (layer2 at stride 1 instead of 2, dilations doubled): stride 8 on a
@@ -20,10 +21,15 @@
 #                 train_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR \
 #                 train_dataloader.dataset.pipeline.AlphaSeedLabels.cache_dir=SEED_CACHE_DIR \
 #                 test_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR
-_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/refine_toy.py']
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/models/affinitynet_r38.py',
+    '../_base_/datasets/refine_toy.py',
+]
 
 cam_dir = 'work_dirs/cam_r18_toy/cams_train'
 cam_checkpoint = 'work_dirs/cam_r18_toy/iter_300.pth'
+pretrained = None  # no ImageNet weights on the toy: the backbone starts from cam_checkpoint
 seed_cache_dir = 'work_dirs/cam_r18_toy/seeds_affinitynet'  # one per CAM dir
 crop_size = 112
 stride = 4
@@ -32,15 +38,9 @@ max_iters = 300
 mean_bgr = (103.53, 116.28, 123.675)
 
 model = dict(
-    type='AffinityNet',
-    data_preprocessor=dict(
-        type='ImgDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=stride,
-    ),
+    data_preprocessor=dict(pad_size_divisor=stride),
     backbone=dict(
+        _delete_=True,
         type='mmpretrain.ResNet',
         depth=18,
         base_channels=32,
@@ -57,9 +57,6 @@ model = dict(
     branch_channels=(16, 32, 64),  # a quarter of AffinityNet's widths, like the backbone
     out_channels=112,
     stride=stride,
-    radius=radius,
-    loss=dict(type='AffinityLoss'),
-    test_cfg=dict(beta=8, logt=6, alpha=6),
 )
 
 train_pipeline = [

@@ -22,41 +22,18 @@
 # (`cam_dir=DIR` alone does not reach the pipelines). Train with tools/train.py; write the
 # refined labels with tools/refine_labels.py; tools/test.py scores them (J, F, J&F) on the
 # test split (VOC train, against its GT masks).
-_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/refine_voc.py']
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/models/affinitynet_r38.py',
+    '../_base_/datasets/refine_voc.py',
+]
 
 cam_dir = 'work_dirs/cams/seam_voc_train_aug'
 seed_cache_dir = 'work_dirs/seeds/affinitynet_seam_voc_train_aug'  # one per CAM dir
-pretrained = 'checkpoints/resnet38d_ilsvrc.pth'
 crop_size = 448
 stride = 8
 radius = 5
 mean_bgr = (103.53, 116.28, 123.675)  # pads to 0 after normalisation
-
-model = dict(
-    type='AffinityNet',
-    data_preprocessor=dict(
-        type='ImgDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=stride,
-    ),
-    backbone=dict(
-        type='ResNet38d',
-        out_indices=(3, 4, 6),  # conv4, conv5, conv6
-        frozen_stages=1,
-        norm_eval=True,
-        norm_cfg=dict(type='BN', requires_grad=False),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained),
-    ),
-    in_channels=(512, 1024, 4096),
-    branch_channels=(64, 128, 256),
-    out_channels=448,
-    stride=stride,
-    radius=radius,
-    loss=dict(type='AffinityLoss'),
-    test_cfg=dict(beta=8, logt=6, alpha=6),
-)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,5 +1,6 @@
 # Toy counterpart of irn_r50_voc.py: IRN's class-boundary branch on the toy set
-# (tools/make_toy_voc.py, 128x128 images, 6 classes), trained on a 2-core CPU in minutes.
+# (tools/dataset_converters/make_toy_voc.py, 128x128 images, 6 classes), trained on a 2-core
+# CPU in minutes.
 #   - backbone: the toy CAM classifier's half-width ResNet-18 (configs/cam/cam_r18_toy.py;
 #     stem 64, stages 32 / 64 / 128 / 256 channels at strides 4 / 8 / 8 / 8), frozen,
 #     initialised from its stage-1 checkpoint (the toy has no ImageNet weights);
@@ -22,10 +23,15 @@
 #                 train_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR \
 #                 train_dataloader.dataset.pipeline.ThresholdSeedLabels.cache_dir=SEED_CACHE_DIR \
 #                 test_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR
-_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/refine_toy.py']
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/models/irn_r50.py',
+    '../_base_/datasets/refine_toy.py',
+]
 
 cam_dir = 'work_dirs/cam_r18_toy/cams_train'
 cam_checkpoint = 'work_dirs/cam_r18_toy/iter_300.pth'
+pretrained = None  # no ImageNet weights on the toy: the backbone starts from cam_checkpoint
 seed_cache_dir = 'work_dirs/cam_r18_toy/seeds_irn'  # one per CAM dir
 crop_size = 112
 stride = 4
@@ -34,15 +40,9 @@ max_iters = 300
 mean_bgr = (103.53, 116.28, 123.675)
 
 model = dict(
-    type='IRN',
-    data_preprocessor=dict(
-        type='ImgDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=8,  # the backbone's output stride
-    ),
+    data_preprocessor=dict(pad_size_divisor=8),  # the backbone's output stride
     backbone=dict(
+        _delete_=True,
         type='mmpretrain.ResNet',
         depth=18,
         base_channels=32,
@@ -56,12 +56,8 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=cam_checkpoint, prefix='backbone.'),
     ),
     in_channels=(64, 32, 64, 128, 256),
-    branch_channels=32,
-    num_groups=4,
-    stride=stride,
     radius=radius,
-    loss=dict(type='AffinityLoss'),
-    test_cfg=dict(radius=5, beta=10, exp_times=4, bg_threshold=0.25, flip=True),
+    test_cfg=dict(exp_times=4),
 )
 
 seed_crf = dict(gaussian_sxy=0.75, bilateral_sxy=12.5)  # IRN's 3 and 50, divided by 4

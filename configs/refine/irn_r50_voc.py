@@ -22,46 +22,18 @@
 #                 test_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir=DIR
 # Train with tools/train.py; refined labels with tools/refine_labels.py; tools/test.py
 # scores them (J, F, J&F) on the test split (VOC train).
-_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/refine_voc.py']
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/models/irn_r50.py',
+    '../_base_/datasets/refine_voc.py',
+]
 
 cam_dir = 'work_dirs/cams/sbce_voc_train_aug'
 seed_cache_dir = 'work_dirs/seeds/irn_sbce_voc_train_aug'  # one per CAM dir
-pretrained = 'checkpoints/resnet50_8xb32_in1k_20210831-ea4938fc.pth'
 crop_size = 512
 stride = 4
 radius = 10
 mean_bgr = (103.53, 116.28, 123.675)  # pads to 0 after normalisation
-
-model = dict(
-    type='IRN',
-    data_preprocessor=dict(
-        type='ImgDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=16,  # the backbone's output stride
-    ),
-    backbone=dict(
-        type='mmpretrain.ResNet',
-        depth=50,
-        num_stages=4,
-        strides=(1, 2, 2, 1),
-        dilations=(1, 1, 1, 1),
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=4,
-        norm_cfg=dict(type='BN', requires_grad=False),
-        norm_eval=True,
-        style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'),
-    ),
-    in_channels=(64, 256, 512, 1024, 2048),
-    branch_channels=32,
-    num_groups=4,
-    stride=stride,
-    radius=radius,
-    loss=dict(type='AffinityLoss'),
-    test_cfg=dict(radius=5, beta=10, exp_times=8, bg_threshold=0.25, flip=True),
-)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,15 +1,18 @@
-"""The generated toy benchmark (``tools/make_toy_voc.py``) as a WSSS dataset."""
+"""The generated toy benchmark (``tools/dataset_converters/make_toy_voc.py``) as a WSSS dataset."""
 
 from mmhfpl.registry import DATASETS
 from mmhfpl.structures import voc_palette
 
-from .toy_voc import TOY_CLASSES
 from .wsss_dataset import WSSSSegDataset
+
+# Class 0 is background; the generator's classes are named after their marks.
+TOY_CLASSES = ('background', 'red_disc', 'green_square', 'blue_triangle', 'yellow_cross',
+               'magenta_ring', 'cyan_bar')
 
 
 @DATASETS.register_module()
 class ToyVOCDataset(WSSSSegDataset):
-    """The toy set written by ``tools/make_toy_voc.py``: 6 classes plus background.
+    """The toy set of ``tools/dataset_converters/make_toy_voc.py``: 6 classes and background.
 
     Same directory layout as VOC 2012 (``JPEGImages``, ``SegmentationClass``,
     ``ImageSets/Segmentation/{train,val}.txt``).

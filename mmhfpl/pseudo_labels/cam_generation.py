@@ -33,6 +33,8 @@ from mmhfpl.structures import (
     CAMRecord,
     image_id,
     is_readable_cam_file,
+    max_normalize,
+    min_max_normalize,
     remove_stale_temporaries,
     save_cam_file,
 )
@@ -114,23 +116,6 @@ def _view_cams(model: torch.nn.Module, views: dict, cam_key: str, via_input: boo
             yield cam, sample
 
 
-def max_normalised(total: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """Each map (L, H, W) divided by its maximum + ``eps`` (seed 000 Eq. 4; IRN ``make_cam``)."""
-    if len(total) == 0:
-        return total
-    return total / (total.max(axis=(1, 2), keepdims=True) + eps)
-
-
-def min_max_normalised(total: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """ReLU, then ``(x - min - eps) / (max - min + eps)`` per map, clipped at 0 (SEAM)."""
-    if len(total) == 0:
-        return total
-    total = np.maximum(total, 0)
-    low = total.min(axis=(1, 2), keepdims=True)
-    high = total.max(axis=(1, 2), keepdims=True)
-    return np.maximum(total - low - eps, 0) / (high - low + eps)
-
-
 @torch.no_grad()
 def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np.ndarray,
                cam_key: str = 'cam') -> CAMRecord:
@@ -158,13 +143,13 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
                                "which cam_fusion='spatial_bce' needs")
             t = sample.thresholds.float().cpu().clamp(1e-6, 1 - 1e-6)
             threshold_logits.append(torch.log(t) - torch.log1p(-t))
-    cams = total.numpy()[labels]
+    cams = total[torch.from_numpy(labels)]
     if fusion == 'irn':
-        return CAMRecord(cams=max_normalised(cams), labels=labels)
+        return CAMRecord(cams=max_normalize(cams).numpy(), labels=labels)
     if fusion == 'seam':
-        return CAMRecord(cams=min_max_normalised(cams), labels=labels)
+        return CAMRecord(cams=min_max_normalize(cams).numpy(), labels=labels)
     thresholds = torch.sigmoid(torch.stack(threshold_logits).mean(dim=0)).numpy()
-    probs = torch.sigmoid(torch.from_numpy(cams) / count).numpy()
+    probs = torch.sigmoid(cams / count).numpy()
     return CAMRecord(cams=probs, labels=labels, thresholds=thresholds[labels])
 
 

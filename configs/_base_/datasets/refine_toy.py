@@ -1,7 +1,8 @@
-# Toy set (tools/make_toy_voc.py) for the refinement networks of configs/refine/: training on
-# the train split, whose CAM files the networks read, and refinement of the same split scored
-# against its GT masks (J, F, J&F). The configs add their `train_pipeline` / `test_pipeline`
-# through `train_dataloader.dataset.pipeline` and `test_dataloader.dataset.pipeline`.
+# Toy set (tools/dataset_converters/make_toy_voc.py) for the refinement networks of
+# configs/refine/: training on the train split, whose CAM files the networks read, and
+# refinement of the same split scored against its GT masks (J, F, J&F). The configs add
+# their `train_pipeline` / `test_pipeline` through `train_dataloader.dataset.pipeline` and
+# `test_dataloader.dataset.pipeline`.
 data_root = 'data/toy_voc'
 dataset_type = 'ToyVOCDataset'
 train_dataloader = dict(

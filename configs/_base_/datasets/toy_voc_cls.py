@@ -1,5 +1,6 @@
-# Toy benchmark (tools/make_toy_voc.py) for stage-1 multi-label classification: the VOC
-# stage-1 dataset config with the toy set's paths, 128x128 images and 112 crops.
+# Toy benchmark (tools/dataset_converters/make_toy_voc.py) for stage-1 multi-label
+# classification: the VOC stage-1 dataset config with the toy set's paths, 128x128 images
+# and 112 crops.
 _base_ = './voc_cls.py'
 dataset_type = 'ToyVOCDataset'
 data_root = 'data/toy_voc'

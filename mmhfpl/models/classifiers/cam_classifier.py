@@ -12,9 +12,9 @@ class CAMClassifier(ImageClassifier):
     """An mmpretrain ``ImageClassifier`` whose head sees the input images and size.
 
     Any mmpretrain backbone works (e.g. ``mmpretrain.ResNet`` with output stride 16
-    through ``strides``/``dilations``). Losses such as FSL need the input images, and
-    CAM prediction at input resolution needs the input size, which
-    ``ImageClassifier`` does not pass to its head; that is all this class adds.
+    through ``strides``/``dilations``). Losses such as FSL need the input images in
+    [0, 1], which ``ImageClassifier`` does not pass to its head; that, and the head's
+    ``cam_fusion`` rule, is all this class adds.
 
     Args:
         backbone: Backbone config.
@@ -55,4 +55,4 @@ class CAMClassifier(ImageClassifier):
     def predict(self, inputs: torch.Tensor,
                 data_samples: list[DataSample] | None = None) -> list[DataSample]:
         feats = self.extract_feat(inputs)
-        return self.head.predict(feats, data_samples, input_size=inputs.shape[-2:])
+        return self.head.predict(feats, data_samples)

@@ -14,7 +14,6 @@ from mmhfpl.models.losses.cam_loss import sum_terms
 from mmhfpl.models.losses.cam_posteriors import (
     append_background,
     keep_top_foreground,
-    max_normalize,
     min_max_normalize,
 )
 from mmhfpl.registry import MODELS
@@ -155,15 +154,13 @@ class SEAM(CAMClassifier):
         """Image scores and the PCM-revised CAMs of every sample.
 
         Sets ``pred_score`` (sigmoid of the GAP of s), ``pred_label`` (scores >= the
-        head's ``thr``), ``cam`` (revised foreground CAM, C x h x w, raw), ``cam_norm``
-        (``cam`` max-normalised per class), ``cam_input`` / ``cam_norm_input`` (the
-        same at input resolution; upsampled with ``align_corners=True`` as SEAM does)
-        and ``cam_cls`` (the classifier's CAM s before the PCM, C x h x w).
+        head's ``thr``), ``cam`` (the PCM-revised foreground CAM, C x h x w, raw) and
+        ``cam_cls`` (the classifier's CAM s before the PCM, C x h x w, raw); both are
+        computed by the forward pass anyway. Resizing and normalisation belong to the
+        reader (CAM generation's ``'seam'`` fusion).
         """
         scores, revised = self.forward_branch(inputs)
         cam = revised[:, 1:]
-        cam_in = _resize(cam, inputs.shape[-2:])
-        norm, norm_in = max_normalize(cam), max_normalize(cam_in)
         image_scores = torch.sigmoid(scores.mean(dim=(2, 3)))
         if data_samples is None:
             data_samples = [DataSample() for _ in range(inputs.shape[0])]
@@ -171,8 +168,5 @@ class SEAM(CAMClassifier):
             score = image_scores[i]
             sample.set_pred_score(score).set_pred_label(torch.where(score >= self.head.thr)[0])
             sample.set_field(cam[i], 'cam', dtype=Tensor)
-            sample.set_field(norm[i], 'cam_norm', dtype=Tensor)
-            sample.set_field(cam_in[i], 'cam_input', dtype=Tensor)
-            sample.set_field(norm_in[i], 'cam_norm_input', dtype=Tensor)
             sample.set_field(scores[i], 'cam_cls', dtype=Tensor)
         return list(data_samples)

@@ -3,12 +3,10 @@
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.structures import DataSample, label_to_onehot
 from torch import Tensor, nn
 
-from mmhfpl.models.losses.cam_posteriors import max_normalize
 from mmhfpl.registry import MODELS
 
 
@@ -105,30 +103,21 @@ class CAMHead(BaseModule):
         return result
 
     def predict(self, feats: Tensor | Sequence[Tensor],
-                data_samples: Sequence[DataSample] | None = None,
-                input_size: Sequence[int] | None = None) -> list[DataSample]:
-        """Image scores plus CAMs for every sample.
+                data_samples: Sequence[DataSample] | None = None) -> list[DataSample]:
+        """Image scores and the raw CAM of every sample (the prediction contract, README).
 
-        Sets ``pred_score`` (sigmoid of the GAP score), ``pred_label`` (scores >= thr),
-        ``cam`` (raw s, C x h x w) and ``cam_norm`` (max-normalised r, Eq. 4) and, when
-        ``input_size`` is given, ``cam_input`` and ``cam_norm_input``: s bilinearly
-        upsampled to the input size, and r computed from that upsampled s.
+        Sets ``pred_score`` (sigmoid of the GAP score), ``pred_label`` (scores >= thr) and
+        ``cam``: the raw class scores s (C x h x w, Eq. 2) before any activation or
+        normalisation. Nothing else is computed: normalisation (Eq. 4) and resizing belong
+        to the reader (``tools/generate_cams.py`` combines the TTA views by the head's
+        ``cam_fusion`` rule).
         """
         scores = self(feats)
         image_scores = torch.sigmoid(scores.mean(dim=(2, 3)))
-        norm = max_normalize(scores)
-        if input_size is not None:
-            scores_in = F.interpolate(scores, size=tuple(input_size), mode='bilinear',
-                                      align_corners=False)
-            norm_in = max_normalize(scores_in)
         if data_samples is None:
             data_samples = [DataSample() for _ in range(scores.shape[0])]
         for i, sample in enumerate(data_samples):
             score = image_scores[i]
             sample.set_pred_score(score).set_pred_label(torch.where(score >= self.thr)[0])
             sample.set_field(scores[i], 'cam', dtype=Tensor)
-            sample.set_field(norm[i], 'cam_norm', dtype=Tensor)
-            if input_size is not None:
-                sample.set_field(scores_in[i], 'cam_input', dtype=Tensor)
-                sample.set_field(norm_in[i], 'cam_norm_input', dtype=Tensor)
         return list(data_samples)

@@ -143,8 +143,7 @@ class SpatialBCEHead(BaseModule):
         return result
 
     def predict(self, feats: Tensor | Sequence[Tensor],
-                data_samples: Sequence[DataSample] | None = None,
-                input_size: Sequence[int] | None = None) -> list[DataSample]:
+                data_samples: Sequence[DataSample] | None = None) -> list[DataSample]:
         """Class logits and thresholds without the logit scale (§4.2).
 
         Sets ``cam`` (C, h, w): the class logits x (unscaled, p = sigmoid(x)); CAM
@@ -153,8 +152,6 @@ class SpatialBCEHead(BaseModule):
         sigmoid(a / k) with a the spatial mean of the threshold map and k the logit scale,
         i.e. the learned threshold mapped to the unscaled probabilities; ``pred_score``: the
         maximum of p per class; ``pred_label``: classes whose score reaches ``thr``.
-        ``input_size`` is accepted for interface compatibility with
-        :class:`~mmhfpl.models.heads.CAMHead` and not used.
         """
         raw, threshold_maps = self(feats)
         thresholds = torch.sigmoid(threshold_maps.mean(dim=(2, 3)) / self.logit_scale())

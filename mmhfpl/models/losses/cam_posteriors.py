@@ -1,37 +1,23 @@
-"""Normalisations of CAM scores shared by the heads and the ISL/FSL losses.
+"""Posteriors and normalisations of CAM scores shared by the heads and the ISL/FSL losses.
 
-Shapes: ``scores`` are raw class scores s (B, C, H, W) without a background channel.
+Shapes: ``scores`` are raw class scores s (B, C, H, W) without a background channel. The
+normalisations (Eq. 4 and the authors' min-max) live in :mod:`mmhfpl.structures.cam_norm`,
+where CAM generation uses them too; they are re-exported here.
 """
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from mmhfpl.structures.cam_norm import max_normalize, min_max_normalize
+
+__all__ = [
+    'CAM_NORMALIZATIONS', 'POSTERIORS', 'append_background', 'at_least_float32',
+    'binomial_posterior', 'check_same_shape', 'keep_top_foreground', 'max_normalize',
+    'min_max_normalize', 'multilabel_targets', 'multinomial_log_posterior',
+    'multinomial_posterior',
+]
+
 POSTERIORS = ('binomial', 'multinomial')
-
-
-def max_normalize(scores: Tensor, eps: float = 1e-5) -> Tensor:
-    """Max-normalised CAM r = ReLU(s) / max ReLU(s) per image and class (seed 000 Eq. 4).
-
-    ``eps`` keeps the division finite for maps without positive scores (then r = 0).
-    """
-    positive = F.relu(scores)
-    peak = positive.flatten(2).amax(dim=2)[..., None, None]
-    return positive / (peak + eps)
-
-
-def min_max_normalize(scores: Tensor, eps: float = 1e-5) -> Tensor:
-    """Min-max normalised CAM of the ISL/FSL and SEAM authors' code (their ``max_norm``).
-
-    ``ReLU(ReLU(s) - m - eps) / (M - m + eps)`` with ``m``, ``M`` the minimum and maximum of
-    ``ReLU(s)`` per image and class. Equal to :func:`max_normalize` (up to ``eps``) where a
-    map reaches 0 somewhere; where its minimum is above 0 it stretches the map to [0, 1].
-    """
-    positive = F.relu(scores)
-    flat = positive.flatten(2)
-    low = flat.amin(dim=2)[..., None, None]
-    high = flat.amax(dim=2)[..., None, None]
-    return F.relu(positive - low - eps) / (high - low + eps)
 
 
 #: CAM normalisations by name (``'max'``: paper Eq. 4; ``'minmax'``: the authors' code).

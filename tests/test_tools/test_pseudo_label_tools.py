@@ -1,0 +1,103 @@
+"""Stage-2 tools as a user runs them: generate_cams.py on 2 ranks, labels, evaluation."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+from mmhfpl.pseudo_labels import cam_tta_pipeline, load_cam_file, tta_record
+from mmhfpl.pseudo_labels.dataset_access import build_split
+from mmhfpl.registry import MODELS
+from mmhfpl.structures import load_label_png
+from tests.conftest import REPO, free_port, run_tool, tiny_options
+
+CAM_CONFIG = str(REPO / 'configs/cam/cam_r18_toy.py')
+
+
+@pytest.fixture(scope='module')
+def cam_checkpoint(tmp_path_factory, toy_root):
+    """A CAM model trained for two iterations on the toy fixture."""
+    work_dir = tmp_path_factory.mktemp('cam_model')
+    cfg = Config.fromfile(CAM_CONFIG)
+    cfg.merge_from_dict(tiny_options(toy_root, max_iters=2, interval=2))
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = 'pseudo_label_tools'
+    Runner.from_cfg(cfg).train()
+    return str(work_dir / 'iter_2.pth')
+
+
+def test_cam_generation_on_two_ranks_then_labels_and_evaluation(tmp_path, toy_root,
+                                                                cam_checkpoint):
+    options = ['--cfg-options', f'test_dataloader.dataset.data_root={toy_root}']
+    cams = tmp_path / 'cams'
+    result = run_tool([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+                       '--master_port', str(free_port()), 'tools/generate_cams.py', CAM_CONFIG,
+                       cam_checkpoint, '--out-dir', str(cams), '--scales', '1.0', '0.5',
+                       '--launcher', 'pytorch', *options])
+    assert sorted(os.listdir(cams)) == [f'toy_{i:06d}.npz' for i in range(32, 40)]
+    assert result.stdout.count('written') == 2, 'each rank reports its own shard'
+
+    labels = tmp_path / 'labels'
+    run_tool([sys.executable, 'tools/make_pseudo_labels.py', CAM_CONFIG, '--cams', str(cams),
+              '--out-dir', str(labels), '--bg-threshold', '0.3', '--crf', '--workers', '2',
+              *options])
+    first = load_label_png(labels / 'toy_000032.png')
+    assert first.shape == (128, 128) and first.max() <= 6
+
+    report = tmp_path / 'sweep.json'
+    out = run_tool([sys.executable, 'tools/eval_pseudo_labels.py', CAM_CONFIG, '--cams',
+                    str(cams), '--bg-thresholds', '0.2', '0.4', '--json', str(report),
+                    *options])
+    rows = json.loads(report.read_text())
+    assert [row['name'] for row in rows] == ['bg_thr=0.2', 'bg_thr=0.4']
+    assert all(0 <= row['J'] <= 100 and 0 <= row['F'] <= 100 for row in rows)
+    assert 'best J' in out.stdout
+
+    out = run_tool([sys.executable, 'tools/eval_pseudo_labels.py', CAM_CONFIG, '--labels',
+                    str(labels), *options])
+    assert '8 images, 7 classes' in out.stdout
+
+
+def test_cam_key_saves_seams_cam_before_the_pcm(tmp_path, toy_root):
+    """--cam-key cam_cls writes SEAM's pre-PCM CAM; an unknown key fails naming the key."""
+    config = str(REPO / 'configs/seam/seam_r18_toy.py')
+    cfg = Config.fromfile(config)
+    with DefaultScope.overwrite_default_scope('mmhfpl'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model).eval()
+    checkpoint = tmp_path / 'seam.pth'
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    options = ['--scales', '1.0', '--no-flip', '--cfg-options',
+               f'test_dataloader.dataset.data_root={toy_root}']
+    for key in ('cam', 'cam_cls'):
+        run_tool([sys.executable, 'tools/generate_cams.py', config, str(checkpoint),
+                  '--out-dir', str(tmp_path / key), '--cam-key', key, *options])
+    cfg.merge_from_dict({'test_dataloader.dataset.data_root': toy_root})
+    dataset = build_split(cfg, None, cam_tta_pipeline((1.0, ), False))
+    checked = 0
+    for index in range(len(dataset)):
+        name = os.path.basename(dataset.get_data_info(index)['img_path'])[:-4] + '.npz'
+        cam, cam_cls = (load_cam_file(tmp_path / key / name) for key in ('cam', 'cam_cls'))
+        if len(cam.labels) == 0:
+            continue
+        expected = tta_record(model, dataset[index], 6, cam.labels, 'cam_cls')
+        np.testing.assert_allclose(cam_cls.cams, expected.cams, atol=1e-3)
+        assert not np.allclose(cam.cams, cam_cls.cams, atol=1e-3)
+        checked += 1
+    assert checked > 0
+    with pytest.raises(AssertionError, match="sets no 'cam_pcm' field"):
+        run_tool([sys.executable, 'tools/generate_cams.py', config, str(checkpoint),
+                  '--out-dir', str(tmp_path / 'bad'), '--cam-key', 'cam_pcm', *options])
+
+
+def test_raw_probs_needs_the_adaptive_rule(tmp_path):
+    with pytest.raises(AssertionError, match='--raw-probs applies to --adaptive only'):
+        run_tool([sys.executable, 'tools/make_pseudo_labels.py', CAM_CONFIG, '--cams',
+                  str(tmp_path), '--out-dir', str(tmp_path / 'out'), '--bg-threshold', '0.3',
+                  '--raw-probs'])
