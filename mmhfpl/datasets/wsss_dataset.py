@@ -9,6 +9,7 @@ multi-label target of a classifier.
 """
 
 import os.path as osp
+import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +20,8 @@ from PIL import Image, UnidentifiedImageError
 
 from mmhfpl.registry import DATASETS
 from mmhfpl.structures import load_label_png
+
+from .scan_cache import ScanCache
 
 
 @DATASETS.register_module()
@@ -34,9 +37,12 @@ class WSSSSegDataset(BaseSegDataset):
     (``label_source='xml'``, from ``data_prefix['xml_path']``). Pickled label files
     (such as ``cls_labels.npy``) are deliberately not supported.
 
-    Every file is checked while the list is loaded, so a missing or unreadable
-    image, a missing mask or a mask with a class index outside the class list
-    raises an error naming the file before training starts.
+    Every file is checked while the list is loaded, so a missing, corrupt or truncated
+    image (each is decoded in full), a missing mask or a mask with a class index outside
+    the class list raises an error naming the file before training starts. The result
+    of each entry is cached (:mod:`mmhfpl.datasets.scan_cache`, JSON next to the list
+    file) and reused while its files keep their size and modification time, so later
+    builds of the same split cost a ``stat`` per file.
 
     Args:
         label_source: ``'mask'`` or ``'xml'``.
@@ -44,16 +50,19 @@ class WSSSSegDataset(BaseSegDataset):
             class are excluded when ``filter_empty_gt`` is true, which is the default
             outside ``test_mode`` (WSSS practice); the count is logged.
         scan_threads: Threads that check the files and read the masks while the list
-            loads (I/O-bound; independent of the dataloader's workers).
+            loads (decoding releases the GIL; independent of the dataloader's workers).
+        scan_cache: Reuse the cached scan results of unchanged files (False: check
+            every file on every build and write no cache).
         **kwargs: Arguments of ``mmseg.datasets.BaseSegDataset``.
     """
 
     def __init__(self, *args, label_source: str = 'mask', scan_threads: int = 8,
-                 **kwargs) -> None:
+                 scan_cache: bool = True, **kwargs) -> None:
         if label_source not in ('mask', 'xml'):
             raise ValueError(f"label_source must be 'mask' or 'xml', got {label_source!r}")
         self.label_source = label_source
         self.scan_threads = scan_threads
+        self.scan_cache = scan_cache
         super().__init__(*args, **kwargs)
 
     @property
@@ -76,11 +85,51 @@ class WSSSSegDataset(BaseSegDataset):
             raise ValueError(f'{type(self).__name__}: image list {self.ann_file} is empty')
         if self.label_source == 'xml' and not self.data_prefix.get('xml_path'):
             raise ValueError("label_source='xml' needs data_prefix['xml_path']")
+        cache = ScanCache(self.ann_file, self._scan_settings()) if self.scan_cache else None
+        start = time.perf_counter()
         with ThreadPoolExecutor(max(1, self.scan_threads)) as pool:
-            labels = list(pool.map(self._check_and_label, data_list))
-        for info, label in zip(data_list, labels, strict=True):
+            results = list(pool.map(lambda info: self._scan_entry(info, cache), data_list))
+        checked = 0
+        for info, (label, fresh) in zip(data_list, results, strict=True):
             info['gt_label'] = label
+            checked += fresh
+        if cache is not None:
+            cache.save(keep=[info['img_path'] for info in data_list])
+        if checked:
+            print_log(f'{type(self).__name__}({osp.basename(self.ann_file)}): checked '
+                      f'{checked} images and their labels in {time.perf_counter() - start:.1f} s'
+                      f', {len(data_list) - checked} unchanged ones from the scan cache',
+                      logger='current')
         return data_list
+
+    def _scan_settings(self) -> dict:
+        """What besides the files decides an entry's labels (the scan cache's key)."""
+        return dict(classes=list(self.metainfo['classes']), label_source=self.label_source,
+                    ignore_index=self.ignore_index, data_prefix=self.data_prefix,
+                    img_suffix=self.img_suffix, seg_map_suffix=self.seg_map_suffix,
+                    check='full-decode')
+
+    def _xml_path(self, info: dict) -> str:
+        stem = osp.splitext(osp.basename(info['img_path']))[0]
+        return osp.join(self.data_prefix['xml_path'], stem + '.xml')
+
+    def _scan_entry(self, info: dict, cache: ScanCache | None) -> tuple[np.ndarray, bool]:
+        """The labels of one entry and whether its files were checked (not cached)."""
+        if cache is not None:
+            seg_map_path = info.get('seg_map_path')
+            has_mask = seg_map_path is not None and osp.isfile(seg_map_path)
+            paths = [info['img_path']] + ([seg_map_path] if has_mask else [])
+            if self.label_source == 'xml':
+                paths.append(self._xml_path(info))
+            cached = cache.get(info['img_path'], paths)
+            if cached is not None:
+                if seg_map_path is not None and not has_mask:
+                    info.pop('seg_map_path')
+                return np.asarray(cached, dtype=np.int64), False
+        labels = self._check_and_label(info)
+        if cache is not None:
+            cache.put(info['img_path'], paths, labels.tolist())
+        return labels, True
 
     def filter_data(self) -> list[dict]:
         filter_cfg = self.filter_cfg or {}
@@ -99,13 +148,16 @@ class WSSSSegDataset(BaseSegDataset):
     def _check_and_label(self, info: dict) -> np.ndarray:
         img_path = info['img_path']
         try:
-            with Image.open(img_path):  # parses the header only; bad headers raise
-                pass
+            with Image.open(img_path) as image:
+                image.load()  # decodes every pixel: truncated files raise here
         except FileNotFoundError:
             raise FileNotFoundError(
                 f'{self.ann_file} lists an image that does not exist: {img_path}') from None
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f'corrupt or unreadable image file {img_path}: {err}') from err
+        except (UnidentifiedImageError, OSError, SyntaxError) as err:
+            raise ValueError(
+                f'corrupt or truncated image file {img_path} ({err}); replace it (e.g. '
+                f'extract or convert the dataset again) or remove its id from '
+                f'{self.ann_file}') from err
         seg_map_path = info.get('seg_map_path')
         if seg_map_path is not None and not osp.isfile(seg_map_path):
             if self.label_source == 'mask':
@@ -114,8 +166,7 @@ class WSSSSegDataset(BaseSegDataset):
             info.pop('seg_map_path')
         if self.label_source == 'mask':
             return self._labels_from_mask(seg_map_path)
-        return self._labels_from_xml(osp.join(
-            self.data_prefix['xml_path'], osp.splitext(osp.basename(img_path))[0] + '.xml'))
+        return self._labels_from_xml(self._xml_path(info))
 
     def _labels_from_mask(self, path: str) -> np.ndarray:
         values = np.unique(load_label_png(path))

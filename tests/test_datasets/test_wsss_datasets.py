@@ -2,12 +2,14 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from mmhfpl.datasets import COCOWSSSDataset, ToyVOCDataset, VOCWSSSDataset
+from mmhfpl.datasets import scan_cache as scan_cache_module
 from mmhfpl.datasets import wsss_dataset as wsss_module
 from mmhfpl.structures import load_label_png, save_label_png
 from tests.conftest import load_tool
@@ -87,8 +89,8 @@ def test_voc_official_masks_and_pipeline(tmp_path):
     assert sample['data_samples'].gt_label.tolist() == [6]
 
 
-@pytest.mark.parametrize('problem', ['missing_image', 'corrupt_image', 'bad_class', 'missing_mask',
-                                     'empty_list', 'missing_list'])
+@pytest.mark.parametrize('problem', ['missing_image', 'corrupt_image', 'truncated_image',
+                                     'bad_class', 'missing_mask', 'empty_list', 'missing_list'])
 def test_bad_input_names_the_file(voc_root, problem):
     jpeg = os.path.join(voc_root, 'JPEGImages', '2007_000002.jpg')
     mask = os.path.join(voc_root, 'SegmentationClassAug', '2007_000002.png')
@@ -100,7 +102,15 @@ def test_bad_input_names_the_file(voc_root, problem):
     elif problem == 'corrupt_image':
         with open(jpeg, 'wb') as handle:
             handle.write(b'this is not a jpeg')
-        error, needle = ValueError, 'corrupt or unreadable image file ' + jpeg
+        error, needle = ValueError, 'corrupt or truncated image file ' + jpeg
+    elif problem == 'truncated_image':  # a valid header: only a full decode finds it
+        with open(jpeg, 'rb') as handle:
+            head = handle.read()[:-200]
+        with open(jpeg, 'wb') as handle:
+            handle.write(head)
+        with Image.open(jpeg) as image:
+            assert image.size == (24, 20), 'the header alone still parses'
+        error, needle = ValueError, 'corrupt or truncated image file ' + jpeg
     elif problem == 'bad_class':
         save_label_png(mask, _mask(21))
         error, needle = ValueError, mask + ': class indices [21] are outside'
@@ -116,6 +126,81 @@ def test_bad_input_names_the_file(voc_root, problem):
     with pytest.raises(error) as info:
         VOCWSSSDataset(data_root=voc_root, **kwargs)
     assert needle in str(info.value)
+
+
+def _built(voc_root, monkeypatch, **kwargs):
+    """A dataset of ``voc_root``, the JPEGs it opened and what it logged."""
+    opened, logged = [], []
+    real_open = wsss_module.Image.open
+
+    def counting_open(path, *args, **kw):
+        if str(path).endswith('.jpg'):
+            opened.append(os.path.basename(str(path)))
+        return real_open(path, *args, **kw)
+
+    monkeypatch.setattr(wsss_module.Image, 'open', counting_open)
+    for module in (wsss_module, scan_cache_module):
+        monkeypatch.setattr(module, 'print_log', lambda msg, **kw: logged.append(msg))
+    dataset = VOCWSSSDataset(data_root=voc_root, test_mode=True, **kwargs)
+    monkeypatch.undo()
+    return dataset, opened, logged
+
+
+def _labels(dataset):
+    return [dataset[i]['gt_label'].tolist() for i in range(len(dataset))]
+
+
+def test_scan_cache_skips_unchanged_files_and_rechecks_changed_ones(voc_root, monkeypatch):
+    first, opened, logged = _built(voc_root, monkeypatch)
+    assert len(opened) == 4 and any('checked 4 images' in m for m in logged)
+    caches = list((Path(voc_root) / 'ImageSets/Segmentation').glob('.train_aug.txt.*.scan.json'))
+    assert len(caches) == 1, 'one JSON cache next to the list file'
+    assert json.loads(caches[0].read_text())['version'] == 1
+
+    second, opened, logged = _built(voc_root, monkeypatch)
+    assert opened == [] and not any('checked' in m for m in logged), 'all from the cache'
+    assert _labels(second) == _labels(first)
+
+    # A mask edited after the first scan changes the labels; only its entry is checked.
+    mask = os.path.join(voc_root, 'SegmentationClassAug', '2007_000002.png')
+    save_label_png(mask, _mask(3, size=(20, 24)))
+    os.utime(mask, ns=(1, 1))
+    third, opened, logged = _built(voc_root, monkeypatch)
+    assert opened == ['2007_000002.jpg'] and any('checked 1 images' in m for m in logged)
+    assert _labels(third)[1] == [2]
+
+    # A file truncated after it was cached is found: its size changed.
+    jpeg = os.path.join(voc_root, 'JPEGImages', '2007_000004.jpg')
+    with open(jpeg, 'rb') as handle:
+        head = handle.read()[:-200]
+    with open(jpeg, 'wb') as handle:
+        handle.write(head)
+    with pytest.raises(ValueError, match='corrupt or truncated image file .*2007_000004.jpg'):
+        VOCWSSSDataset(data_root=voc_root, test_mode=True)
+
+
+def test_scan_cache_settings_fallback_dir_bad_cache_and_opt_out(voc_root, monkeypatch, tmp_path):
+    listing_dir = Path(voc_root) / 'ImageSets/Segmentation'
+    by_mask, _, _ = _built(voc_root, monkeypatch)
+    by_xml, opened, _ = _built(voc_root, monkeypatch, label_source='xml')
+    assert len(opened) == 4, 'other settings, other cache: checked again'
+    assert len(list(listing_dir.glob('.train_aug.txt.*.scan.json'))) == 2
+
+    for cache in listing_dir.glob('.train_aug.txt.*.scan.json'):
+        cache.write_text('{not json')
+    again, opened, logged = _built(voc_root, monkeypatch)
+    assert len(opened) == 4 and any('unreadable dataset scan cache' in m for m in logged)
+    assert _labels(again) == _labels(by_mask)
+
+    # A read-only dataset directory: the cache goes under $MMHFPL_CACHE/scan instead.
+    monkeypatch.setenv('MMHFPL_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.setattr(scan_cache_module.os, 'access', lambda path, mode: False)
+    VOCWSSSDataset(data_root=voc_root, test_mode=True)
+    assert len(list((tmp_path / 'cache/scan').glob('*/.train_aug.txt.*.scan.json'))) == 1
+    monkeypatch.undo()
+
+    _, opened, _ = _built(voc_root, monkeypatch, scan_cache=False)
+    assert len(opened) == 4, 'scan_cache=False checks every file'
 
 
 def test_xml_with_unknown_class_is_rejected(voc_root):
