@@ -6,7 +6,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2),
+    # 'mmhfpl_local' writes checkpoints atomically: a kill never leaves a partial iter_N.pth.
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2,
+                    backend_args=dict(backend='mmhfpl_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 env_cfg = dict(

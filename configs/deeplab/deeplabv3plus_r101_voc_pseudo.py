@@ -70,3 +70,6 @@ test_dataloader = val_dataloader
 
 val_evaluator = dict(_delete_=True, type='mmhfpl.ContourFMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
+
+# Checkpoints written atomically (mmhfpl's file backend): a kill never leaves a partial one.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='mmhfpl_local')))
