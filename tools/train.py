@@ -11,6 +11,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from mmhfpl.utils import close_launcher, merge_cfg_options, prepare_launcher, register_all_modules
@@ -27,8 +28,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='mixed-precision training')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help='override config entries, e.g. train_cfg.max_iters=100 '
-        '"optim_wrapper.optimizer.lr=0.01"')
+        help='override config entries, e.g. "optim_wrapper.optimizer.lr=0.01" or '
+        'train_cfg.max_iters=100 param_scheduler.PolyLR.end=100 (a new length needs its '
+        'scheduler bounds too; list items may be named by type)')
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
         help='job launcher')
@@ -54,8 +56,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
-        cfg.resume = True
+        # mmengine would log "Auto resumed from the latest checkpoint None." in a fresh work
+        # dir; say what happens instead.
+        found = osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))
+        cfg.resume = found
         cfg.load_from = None
+        print_log(f'--resume: {"resuming from the latest checkpoint" if found else "no checkpoint"}'
+                  f' in {cfg.work_dir}{"" if found else "; training from the start"}',
+                  logger='current')
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -8,6 +8,11 @@ pipeline gains a step. Every mmhfpl tool also accepts the item's type in place o
 a path segment that starts with an upper-case letter selects every item of that list whose
 ``type`` is that name (with or without a scope prefix such as ``mmhfpl.``). A name that
 matches no item is an error naming the key and the types present.
+
+Shortening or lengthening a run with ``train_cfg.max_iters`` (``max_epochs``) alone leaves
+the schedulers on the old length (a ``PolyLR`` with ``end=300`` in a 100-iteration run
+stops a third of the way down its decay). Such an override is an error that names the
+scheduler and the option to add (``param_scheduler.PolyLR.end=100``).
 """
 
 from collections.abc import Mapping
@@ -48,6 +53,32 @@ def _assign(node: Any, parts: list[str], value: Any, key: str) -> None:
     _assign(node[head], rest, value, key)
 
 
+def _check_schedule(cfg: Config, options: Mapping[str, Any]) -> None:
+    """Refuse a new training length whose schedulers still end at the old one."""
+    length_keys = [key for key in options if key in ('train_cfg.max_iters',
+                                                     'train_cfg.max_epochs')]
+    if not length_keys or any(key.startswith('param_scheduler') for key in options):
+        return
+    train_cfg = cfg.get('train_cfg') or {}
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, Mapping):
+        schedulers = [schedulers]
+    for by_epoch, length_key in ((False, 'max_iters'), (True, 'max_epochs')):
+        length = train_cfg.get(length_key)
+        timed = [s for s in schedulers if isinstance(s, Mapping) and 'end' in s
+                 and bool(s.get('by_epoch', True)) == by_epoch]
+        if length is None or not timed:
+            continue
+        last = max(timed, key=lambda s: s['end'])
+        if last['end'] != length:
+            name = _type_name(last) or 'the scheduler'
+            raise ValueError(
+                f'--cfg-options {length_keys[0]}={options[length_keys[0]]}, but '
+                f'param_scheduler {name} still ends at {last["end"]}: the schedule would not '
+                f'follow the new length. Also set param_scheduler.{name}.end={length} (and '
+                'any other scheduler bounds you mean to change).')
+
+
 def merge_cfg_options(cfg: Config, options: Mapping[str, Any] | None) -> None:
     """Merge ``--cfg-options`` into ``cfg``; list items may be named by type (module doc)."""
     if not options:
@@ -61,3 +92,4 @@ def merge_cfg_options(cfg: Config, options: Mapping[str, Any] | None) -> None:
             plain[key] = value
     if plain:
         cfg.merge_from_dict(plain)
+    _check_schedule(cfg, options)

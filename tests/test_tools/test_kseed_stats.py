@@ -182,7 +182,7 @@ def test_run_mode_reads_schedule_from_config_and_collects(tmp_path, monkeypatch,
     cli = _load_cli()
     base = tmp_path / 'exp'
     _checkpoint(base / 'seed0', 'iter_30.pth')
-    options = ['train_cfg.max_iters=30']
+    options = ['train_cfg.max_iters=30', 'param_scheduler.PolyLR.end=30']
 
     assert cli.main(['--run', TOY_DEEPLAB, '--seeds', '0', '1', '--base-dir', str(base),
                      '--dry-run', '--cfg-options', *options]) == 0

@@ -53,21 +53,28 @@ def test_dist_train_and_test_two_cpu_processes(tmp_path, toy_root):
     assert 0.0 <= json.loads(out.read_text())['multi-label/mAP'] <= 100.0
 
 
-def test_merge_args_applies_cli_options():
+def test_merge_args_applies_cli_options(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default work dir ./work_dirs/... is empty there
     tool = load_tool('tools/train.py')
     cfg = Config.fromfile(TOY_CONFIG)
     args = tool.argparse.Namespace(
         config=TOY_CONFIG, work_dir=None, resume='auto', amp=True, launcher='none',
-        cfg_options={'train_cfg.max_iters': 7})
+        cfg_options={'train_cfg.max_iters': 7, 'param_scheduler.PolyLR.end': 7})
     cfg = tool.merge_args(cfg, args)
     assert cfg.work_dir.endswith('work_dirs/multilabel_r18_toy')
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
-    assert cfg.resume is True and cfg.load_from is None
+    assert cfg.resume is False and cfg.load_from is None, 'nothing to resume in a new work dir'
     assert cfg.train_cfg.max_iters == 7
     args.resume, args.amp = 'some/ckpt.pth', False
     cfg = tool.merge_args(Config.fromfile(TOY_CONFIG), args)
     assert cfg.load_from == 'some/ckpt.pth' and cfg.optim_wrapper.type == 'OptimWrapper'
+    # --resume without a path resumes only where a checkpoint was written.
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'last_checkpoint').write_text(str(work / 'iter_2.pth'))
+    args.resume, args.work_dir = 'auto', str(work)
+    assert tool.merge_args(Config.fromfile(TOY_CONFIG), args).resume is True
 
 
 def test_launcher_without_gpu_rejects_slurm():

@@ -360,9 +360,11 @@ def config_training_length(config: str, cfg_options: Mapping | None = None) -> t
     """
     from mmengine.config import Config
 
+    from mmhfpl.utils import merge_cfg_options
+
     cfg = Config.fromfile(config)
     if cfg_options:
-        cfg.merge_from_dict(dict(cfg_options))
+        merge_cfg_options(cfg, dict(cfg_options))
     return training_length(cfg.get('train_cfg') or {})
 
 
