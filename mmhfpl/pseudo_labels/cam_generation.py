@@ -25,7 +25,6 @@ from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmengine.utils import ProgressBar
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
@@ -38,6 +37,7 @@ from mmhfpl.structures import (
     remove_stale_temporaries,
     save_cam_file,
 )
+from mmhfpl.utils.progress import track
 
 DEFAULT_SCALES = (1.0, 0.5, 1.5, 2.0)
 _META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
@@ -174,9 +174,8 @@ def generate_cams(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,
     barrier()
     model.eval()
     indices = list(range(rank, len(dataset), world_size))
-    bar = ProgressBar(len(indices)) if progress and rank == 0 else None
     counts = dict(written=0, skipped=0, rewritten=0)
-    for index in indices:
+    for index in track(indices, len(indices), progress and rank == 0):
         info = dataset.get_data_info(index)
         path = osp.join(out_dir, image_id(info['img_path']) + '.npz')
         if osp.exists(path) and is_readable_cam_file(path):
@@ -190,7 +189,5 @@ def generate_cams(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,
             labels = views['data_samples'][0].gt_label.numpy()
             save_cam_file(path, tta_record(model, views, num_classes, labels, cam_key))
             counts['written'] += 1
-        if bar is not None:
-            bar.update()
     barrier()
     return counts

@@ -32,6 +32,8 @@ import numpy as np
 import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import unary_from_labels
 
+from mmhfpl.utils.progress import track
+
 __all__ = ['CRFConfig', 'crf_map', 'dense_crf', 'dense_crf_labels']
 
 #: Per-pixel score sums are divided by ``max(sum, NORM_EPS)``.
@@ -279,6 +281,7 @@ def crf_map(
     *,
     chunksize: int = 1,
     start_method: str | None = None,
+    progress: bool = False,
 ) -> list[R]:
     """Apply ``func`` to every job, in order, optionally over a process pool.
 
@@ -297,6 +300,9 @@ def crf_map(
     is imported and has run multi-threaded ops in the parent: the workers only run numpy
     and pydensecrf (single-threaded, no OpenMP), never touching the torch/OpenMP thread
     pools whose locks a forked child cannot rely on.
+
+    ``progress`` shows an mmengine progress bar over the jobs (which then must have a
+    length).
     """
     if isinstance(num_workers, bool) or not isinstance(num_workers, int | np.integer):
         raise ValueError(f'num_workers must be an int, got {num_workers!r}')
@@ -304,12 +310,13 @@ def crf_map(
         raise ValueError(f'chunksize must be >= 1, got {chunksize}')
     if hasattr(jobs, '__len__'):
         num_workers = min(num_workers, len(jobs))
+    total = len(jobs) if progress else 0
     if num_workers <= 1:
-        return [func(job) for job in jobs]
+        return [func(job) for job in track(jobs, total, progress)]
     context = multiprocessing.get_context(start_method)
     pool = context.Pool(processes=num_workers)
     try:
-        results = list(pool.imap(func, jobs, chunksize=chunksize))
+        results = list(track(pool.imap(func, jobs, chunksize=chunksize), total, progress))
     except BaseException:
         pool.terminate()
         raise

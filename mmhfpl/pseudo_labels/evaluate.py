@@ -9,6 +9,7 @@ from mmseg.evaluation import IoUMetric
 
 from mmhfpl.evaluation import contour_f_counts, contour_f_from_counts, j_and_f
 from mmhfpl.structures import load_cam_file, load_label_png
+from mmhfpl.utils.progress import track
 
 from .make_labels import BackgroundRule, record_to_label
 
@@ -67,7 +68,8 @@ def _check_labels(record_labels: np.ndarray, gt: np.ndarray, cam_path: str) -> N
 
 
 def evaluate_cams(cam_dir: str, samples: Sequence[tuple[str, str]], num_classes: int,
-                  rules: Sequence[BackgroundRule], **accumulator_args) -> list[dict]:
+                  rules: Sequence[BackgroundRule], progress: bool = True,
+                  **accumulator_args) -> list[dict]:
     """J/F/J&F of CAM-derived labels (no CRF) for each background rule of a sweep.
 
     Args:
@@ -75,10 +77,11 @@ def evaluate_cams(cam_dir: str, samples: Sequence[tuple[str, str]], num_classes:
         samples: ``(id, gt_mask_path)`` pairs.
         num_classes: Classes including background.
         rules: Background rules to compare (e.g. a threshold sweep).
+        progress: Show a progress bar over the images.
         **accumulator_args: Options of :class:`JFAccumulator`.
     """
     accumulators = [JFAccumulator(num_classes, **accumulator_args) for _ in rules]
-    for sample_id, gt_path in samples:
+    for sample_id, gt_path in track(samples, len(samples), progress):
         cam_path = osp.join(cam_dir, f'{sample_id}.npz')
         record = load_cam_file(cam_path)
         gt = load_label_png(gt_path)
@@ -92,10 +95,11 @@ def evaluate_cams(cam_dir: str, samples: Sequence[tuple[str, str]], num_classes:
 
 
 def evaluate_label_dir(label_dir: str, samples: Sequence[tuple[str, str]], num_classes: int,
-                       **accumulator_args) -> dict:
-    """J/F/J&F of a directory of label PNGs (``<id>.png``) against GT masks."""
+                       progress: bool = True, **accumulator_args) -> dict:
+    """J/F/J&F of a directory of label PNGs (``<id>.png``) against GT masks (with a
+    progress bar unless ``progress=False``)."""
     accumulator = JFAccumulator(num_classes, **accumulator_args)
-    for sample_id, gt_path in samples:
+    for sample_id, gt_path in track(samples, len(samples), progress):
         pred_path = osp.join(label_dir, f'{sample_id}.png')
         pred = load_label_png(pred_path)
         gt = load_label_png(gt_path)

@@ -175,7 +175,8 @@ def _write_label(job: _Job) -> str:
 
 def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: BackgroundRule,
                        image_dir: str | None = None, image_suffix: str = '.jpg',
-                       crf: CRFConfig | None = None, num_workers: int = 1) -> dict:
+                       crf: CRFConfig | None = None, num_workers: int = 1,
+                       progress: bool = True) -> dict:
     """Write ``out_dir/<id>.png`` for every id whose label is not written yet.
 
     Args:
@@ -188,6 +189,7 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
         image_suffix: Image file suffix.
         crf: dCRF parameters, or None for no refinement.
         num_workers: Processes for the per-image work.
+        progress: Show a progress bar over the labels to write.
 
     Returns:
         ``{'written': n, 'skipped': n}``.
@@ -206,5 +208,5 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
             raise FileNotFoundError(f'CAM file not found: {cam_path}')
         image_path = osp.join(image_dir, sample_id + image_suffix) if image_dir else None
         jobs.append(_Job(cam_path, image_path, out_path, rule, crf))
-    written = len(crf_map(_write_label, jobs, num_workers))
+    written = len(crf_map(_write_label, jobs, num_workers, progress=progress))
     return dict(written=written, skipped=skipped)

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset, pseudo_collate
-from mmengine.utils import ProgressBar
 from mmseg.structures import SegDataSample
 
 from mmhfpl.pseudo_labels.crf import CRFConfig, dense_crf, read_crf_image
 from mmhfpl.structures import class_ids, image_id, save_label_png
+from mmhfpl.utils.progress import track
 
 
 def refine_pipeline(cam_dir: str) -> list[dict]:
@@ -62,9 +62,8 @@ def refine_labels(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,
     for stale in Path(out_dir).glob('.*.png'):  # temporaries of a killed run
         stale.unlink(missing_ok=True)
     model.eval()
-    bar = ProgressBar(len(dataset)) if progress else None
     counts = dict(written=0, skipped=0)
-    for index in range(len(dataset)):
+    for index in track(range(len(dataset)), len(dataset), progress):
         path = osp.join(out_dir, image_id(dataset.get_data_info(index)['img_path']) + '.png')
         if osp.exists(path):
             counts['skipped'] += 1
@@ -76,6 +75,4 @@ def refine_labels(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,
                 label = crf_label(sample, crf)
             save_label_png(path, label)
             counts['written'] += 1
-        if bar is not None:
-            bar.update()
     return counts
