@@ -56,7 +56,7 @@ from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split, id_gt_pairs
 from mmhfpl.pseudo_labels.make_labels import record_to_label
 from mmhfpl.registry import MODELS
-from mmhfpl.structures import load_label_png, voc_palette
+from mmhfpl.structures import VOID, load_label_png
 from mmhfpl.utils import get_config_path, merge_cfg_options, register_all_modules
 
 # The toy generator is a tool too (tools/dataset_converters/make_toy_voc.py).
@@ -148,6 +148,16 @@ def _final_checkpoint(work_dir: str, iters: int) -> str:
     return osp.join(work_dir, f'iter_{iters}.pth')
 
 
+def _train(cfg: Config) -> Runner:
+    """Train ``cfg``, resuming from its work dir's last checkpoint if a run was cut short."""
+    cfg.resume = osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))
+    if cfg.resume:
+        _log(f'resuming the interrupted run in {cfg.work_dir}')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
 def train_cam_model(name: str, settings: PipelineSettings) -> tuple[Config, str]:
     """Stage 1 for one variant; returns its config and final checkpoint."""
     work_dir = osp.join(settings.work_dir, 'stage1', _slug(name))
@@ -158,7 +168,7 @@ def train_cam_model(name: str, settings: PipelineSettings) -> tuple[Config, str]
         _log(f'{name}: stage-1 checkpoint present, skipping training')
     else:
         _log(f'{name}: training the CAM model ({settings.cam_iters} iterations)')
-        Runner.from_cfg(cfg).train()
+        _train(cfg)
     return cfg, checkpoint
 
 
@@ -229,7 +239,7 @@ def refine_for(name: str, checkpoint: str, cam_dir: str, settings: PipelineSetti
         _log(f'{name}: {REFINE_NAMES[method]} checkpoint present, skipping training')
     else:
         _log(f'{name}: training {REFINE_NAMES[method]} ({settings.refine_iters} iterations)')
-        Runner.from_cfg(cfg).train()
+        _train(cfg)
     model = _load_model(cfg, final)
     train_list = 'ImageSets/Segmentation/train.txt'
     dataset = build_split(cfg, train_list, refine_pipeline(osp.abspath(cam_dir)))
@@ -238,7 +248,7 @@ def refine_for(name: str, checkpoint: str, cam_dir: str, settings: PipelineSetti
     result = {}
     for tag, crf in (('pl', None), ('pl_crf', TOY_CRF)):
         label_dir = osp.join(work_dir, tag)
-        refine_labels(model, dataset, label_dir, crf=crf, progress=False)
+        refine_labels(model, dataset, label_dir, crf=crf)
         result[tag] = evaluate_label_dir(label_dir, samples, num_classes)
         result[f'{tag}_dir'] = label_dir
     return result
@@ -252,12 +262,13 @@ def train_deeplab(name: str, label_dir: str, settings: PipelineSettings) -> dict
         img_path='JPEGImages', seg_map_path=osp.abspath(label_dir))
     if settings.deeplab_iters is not None:
         _set_iters(cfg, settings.deeplab_iters)
-    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1  # validate once, below
+    # No validation inside training (IterBasedTrainLoop would also validate at the last
+    # iteration): one validation below, whose metrics are kept.
+    cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
     metrics_path = osp.join(work_dir, 'val_metrics.json')
     if not osp.exists(metrics_path):
         _log(f'{name}: training DeepLab on {label_dir}')
-        runner = Runner.from_cfg(cfg)
-        runner.train()
+        runner = _train(cfg)
         metrics = runner.val_loop.run()
         with open(metrics_path, 'w') as handle:
             json.dump({k: float(v) for k, v in metrics.items()}, handle, indent=2)
@@ -290,15 +301,19 @@ def save_figure(models: dict, settings: PipelineSettings, path: str, num_images:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     first_cfg = next(iter(models.values()))[0]
     dataset = build_split(first_cfg, 'ImageSets/Segmentation/val.txt',
                           cam_tta_pipeline(settings.cam_scales, flip=True))
     picks = [i for i in range(len(dataset)) if len(dataset.get_data_info(i)['gt_label'])]
     picks = picks[:num_images]
-    palette = voc_palette() / 255.0
+    classes = dataset.metainfo['classes']
+    palette = np.zeros((256, 3))
+    palette[:len(classes)] = np.asarray(dataset.metainfo['palette'][:len(classes)]) / 255.0
+    palette[VOID] = 1.0  # void drawn white
     columns = 2 + 2 * len(models)
-    fig, axes = plt.subplots(len(picks), columns, figsize=(2.2 * columns, 2.2 * len(picks)),
+    fig, axes = plt.subplots(len(picks), columns, figsize=(2.2 * columns, 2.2 * len(picks) + 0.6),
                              squeeze=False)
     loaded = {name: (_load_model(cfg, ckpt), res) for name, (cfg, ckpt, res) in models.items()}
     for row, index in enumerate(picks):
@@ -323,7 +338,12 @@ def save_figure(models: dict, settings: PipelineSettings, path: str, num_images:
                 ax.imshow(panel)
             ax.set_title(title if row == 0 else '', fontsize=8)
             ax.axis('off')
-    fig.tight_layout()
+    handles = [Patch(facecolor=palette[index], edgecolor='grey', label=name)
+               for index, name in enumerate(classes)]
+    handles.append(Patch(facecolor=palette[VOID], edgecolor='grey', label='void (not scored)'))
+    fig.legend(handles=handles, loc='lower center', ncol=min(len(handles), 8), fontsize=7,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.6 / (2.2 * len(picks) + 0.6), 1, 1))
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

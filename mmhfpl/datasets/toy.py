@@ -1,13 +1,16 @@
 """The generated toy benchmark (``tools/dataset_converters/make_toy_voc.py``) as a WSSS dataset."""
 
 from mmhfpl.registry import DATASETS
-from mmhfpl.structures import voc_palette
 
 from .wsss_dataset import WSSSSegDataset
 
 # Class 0 is background; the generator's classes are named after their marks.
 TOY_CLASSES = ('background', 'red_disc', 'green_square', 'blue_triangle', 'yellow_cross',
                'magenta_ring', 'cyan_bar')
+#: Display colours that match the class names (figures, mmseg's visualiser); label files
+#: keep the VOC palette of every label PNG.
+TOY_PALETTE = ((0, 0, 0), (220, 40, 40), (40, 170, 60), (50, 90, 220), (235, 205, 40),
+               (210, 60, 200), (40, 200, 210))
 
 
 @DATASETS.register_module()
@@ -18,8 +21,7 @@ class ToyVOCDataset(WSSSSegDataset):
     ``ImageSets/Segmentation/{train,val}.txt``).
     """
 
-    METAINFO = dict(classes=TOY_CLASSES,
-                    palette=voc_palette(len(TOY_CLASSES)).tolist())
+    METAINFO = dict(classes=TOY_CLASSES, palette=[list(colour) for colour in TOY_PALETTE])
 
     def __init__(self, ann_file: str = 'ImageSets/Segmentation/train.txt',
                  data_prefix: dict | None = None, **kwargs) -> None:

@@ -5,10 +5,12 @@
 # `test_dataloader.dataset.pipeline`.
 data_root = 'data/toy_voc'
 dataset_type = 'ToyVOCDataset'
+# In-process loading, as the stage-1 toy set (toy_voc_cls.py: worker shutdown costs more
+# than the toy data loading it saves).
 train_dataloader = dict(
     batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
+    num_workers=0,
+    persistent_workers=False,
     drop_last=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root,
@@ -16,8 +18,8 @@ train_dataloader = dict(
 )
 test_dataloader = dict(
     batch_size=1,
-    num_workers=1,
-    persistent_workers=True,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root,
                  ann_file='ImageSets/Segmentation/train.txt', test_mode=True),

@@ -13,15 +13,21 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='mmpretrain.PackInputs'),
 ]
+# Data loading runs in the main process: toy batches load in milliseconds, and worker
+# processes of an InfiniteSampler loader each take 5-10 s to shut down when training ends
+# (measured: 40 iterations 11.1 s with 2 persistent workers + 20.3 s teardown, 10.5 s and
+# 0.15 s without workers), which the toy pipeline would pay at every training step.
 train_dataloader = dict(
-    num_workers=2,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root,
                  ann_file='ImageSets/Segmentation/train.txt', pipeline=train_pipeline),
 )
 val_dataloader = dict(
     batch_size=32,
-    num_workers=2,
+    num_workers=0,
+    persistent_workers=False,
     dataset=dict(type=dataset_type, data_root=data_root,
                  ann_file='ImageSets/Segmentation/val.txt'),
 )
