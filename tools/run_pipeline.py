@@ -33,7 +33,7 @@ import os
 import os.path as osp
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -349,12 +349,28 @@ def save_figure(models: dict, settings: PipelineSettings, path: str, num_images:
     plt.close(fig)
 
 
+def _ensure_toy_set(settings: PipelineSettings) -> None:
+    """Write the toy set unless ``data_root`` holds one made with the same parameters."""
+    meta_path = osp.join(settings.data_root, 'toy_meta.json')
+    wanted = json.loads(json.dumps(asdict(settings.toy)))
+    if not osp.exists(meta_path):
+        _log(f'writing the toy set (style {settings.toy.style}) to {settings.data_root}')
+        make_toy_voc(settings.data_root, settings.toy)
+        return
+    with open(meta_path) as handle:
+        found = json.load(handle).get('generator', {})
+    if found != wanted:
+        changed = sorted(key for key in wanted if found.get(key) != wanted[key])
+        raise ValueError(
+            f'{settings.data_root} holds a toy set made with other generator parameters '
+            f'({", ".join(f"{k}: {found.get(k)!r} there, {wanted[k]!r} here" for k in changed)}'
+            '); pass another --data-root or delete that directory')
+
+
 def run_pipeline(settings: PipelineSettings) -> dict:
     """Run every step (skipping finished ones); return the results and print the table."""
     start = time.time()
-    if not osp.exists(osp.join(settings.data_root, 'toy_meta.json')):
-        _log(f'writing the toy set to {settings.data_root}')
-        make_toy_voc(settings.data_root, settings.toy)
+    _ensure_toy_set(settings)
     models, results = {}, {}
     for name in VARIANTS:
         cfg, checkpoint = train_cam_model(name, settings)

@@ -1,4 +1,4 @@
-"""The toy benchmark: layout, determinism, and the WSSS difficulty it must pose."""
+"""The toy benchmark: layout, determinism, and the WSSS difficulty it must pose (both styles)."""
 
 import colorsys
 import hashlib
@@ -21,14 +21,23 @@ toy_tool = load_tool('tools/dataset_converters/make_toy_voc.py')
 ToyVOCConfig = toy_tool.ToyVOCConfig
 make_toy_voc = toy_tool.make_toy_voc
 render_toy_sample = toy_tool.render_toy_sample
+render_toy_parts = toy_tool.render_toy_parts
 
 SAMPLES = 160
 
 
-@pytest.fixture(scope='module')
-def samples():
-    cfg = ToyVOCConfig()
+@pytest.fixture(scope='module', params=['texture', 'uniform'])
+def samples(request):
+    cfg = ToyVOCConfig(style=request.param)
     return [render_toy_sample(cfg, i) for i in range(SAMPLES)]
+
+
+@pytest.fixture(scope='module')
+def parts():
+    """Version-2 (default, 'texture') samples with the generator's object parts."""
+    cfg = ToyVOCConfig()
+    assert cfg.style == 'texture', 'version 2 is the default'
+    return [render_toy_parts(cfg, i) for i in range(SAMPLES)]
 
 
 def _digest(root) -> str:
@@ -136,9 +145,10 @@ def _saturation(image: np.ndarray) -> np.ndarray:
     return np.array([colorsys.rgb_to_hsv(*px)[1] for px in rgb]).reshape(image.shape[:2])
 
 
-def test_discriminative_marks_are_small_and_bodies_alike(samples):
+def test_uniform_style_marks_are_small_and_bodies_alike():
+    cfg = ToyVOCConfig(style='uniform')
     mark_share, body_colour = [], {c: [] for c in range(1, len(TOY_CLASSES))}
-    for image, label in samples[:60]:
+    for image, label in (render_toy_sample(cfg, i) for i in range(60)):
         sat = _saturation(image)
         for cls in set(np.unique(label).tolist()) - {0, 255}:
             obj = ndimage.binary_erosion(label == cls, iterations=1)
@@ -160,9 +170,10 @@ def _colour_gradient(image: np.ndarray) -> np.ndarray:
     return np.sqrt(sum(ndimage.sobel(img[..., c], axis) ** 2 for c in range(3) for axis in (0, 1)))
 
 
-def test_contours_follow_colour_edges_and_void_band(samples):
+def test_contours_follow_colour_edges_and_void_band():
+    cfg = ToyVOCConfig(style='uniform')
     on_edge, inside = [], []
-    for image, label in samples[:60]:
+    for image, label in (render_toy_sample(cfg, i) for i in range(60)):
         fg = (label > 0) & (label < 255)
         if not fg.any():
             continue
@@ -179,9 +190,87 @@ def test_contours_follow_colour_edges_and_void_band(samples):
 
 
 def test_background_has_clutter_and_empty_images_occur():
-    cfg = ToyVOCConfig(empty_fraction=0.5)
+    cfg = ToyVOCConfig(empty_fraction=0.5, style='uniform')
     images = [render_toy_sample(cfg, i) for i in range(20)]
     empties = [img for img, lab in images if lab.max() == 0]
     assert 3 <= len(empties) <= 17
     grad = _colour_gradient(empties[0])
     assert (grad > 100).mean() > 0.01, 'the background is textured, not flat'
+
+
+# --- version 2 ('texture'): real photographic appearance, by class ---
+
+def _body_features(parts, key):
+    """Mean and spread of colour of every object's visible body, and its class or appearance."""
+    features, targets = [], []
+    for sample in parts:
+        for cls, appearance, body, _ in sample.objects:
+            inner = ndimage.binary_erosion(body, iterations=1)
+            if inner.sum() < 60:
+                continue
+            pixels = sample.image[inner].astype(np.float32)
+            features.append(np.concatenate([pixels.mean(0), pixels.std(0)]))
+            targets.append(appearance if key == 'appearance' else cls)
+    return np.array(features), np.array(targets)
+
+
+def _nearest_centroid_accuracy(features, targets):
+    """Fit class centroids on the first half, score the second half."""
+    half = len(features) // 2
+    keys = np.unique(targets[:half])
+    centroids = np.array([features[:half][targets[:half] == k].mean(0) for k in keys])
+    distances = ((features[half:, None] - centroids[None]) ** 2).sum(-1)
+    return (keys[distances.argmin(1)] == targets[half:]).mean()
+
+
+def test_texture_bodies_look_like_their_class_unless_borrowed(parts):
+    features, appearance = _body_features(parts, 'appearance')
+    assert len(features) > 250
+    # Six classes: chance is 1/6. Photographic bodies are told apart by colour statistics
+    # alone most of the time; version 1's shared body distribution is not (below).
+    assert _nearest_centroid_accuracy(features, appearance) > 0.55
+    uniform = [render_toy_parts(ToyVOCConfig(style='uniform'), i) for i in range(SAMPLES)]
+    features_v1, classes_v1 = _body_features(uniform, 'class')
+    assert _nearest_centroid_accuracy(features_v1, classes_v1) < 0.3
+
+    objects = [(cls, app) for sample in parts for cls, app, _, _ in sample.objects]
+    borrowed = np.mean([cls != app for cls, app in objects])
+    # borrow_prob 0.15 over ~320 objects: binomial standard deviation about 0.02.
+    assert 0.08 < borrowed < 0.22, f'{borrowed:.3f} of the objects borrow an appearance'
+    no_borrow = ToyVOCConfig(borrow_prob=0.0)
+    assert all(cls == app for i in range(20)
+               for cls, app, _, _ in render_toy_parts(no_borrow, i).objects)
+
+
+def test_texture_marks_small_distractors_background_edges_everywhere(parts):
+    shares = [mark.sum() / (body.sum() + mark.sum())
+              for sample in parts for _, _, body, mark in sample.objects if mark.any()]
+    assert 0.02 < np.median(shares) < 0.2, 'the discriminative part is a small share'
+    with_distractor, distractor_labels = 0, []
+    strong_background, on_edge, inside = [], [], []
+    for sample in parts:
+        # Mark-less body-textured blobs are background (void only where an object's band
+        # passes over them).
+        distractor_labels.append(sample.label[sample.distractors])
+        with_distractor += sample.distractors.any()
+        grad = _colour_gradient(sample.image)
+        background = ndimage.binary_erosion(sample.label == 0, iterations=3)
+        strong_background.append((grad[background] > 100).mean())
+        void = sample.label == 255
+        if void.any():
+            marks = np.zeros_like(void)
+            for _, _, _, mark in sample.objects:
+                marks |= mark
+            fg = (sample.label > 0) & (sample.label < 255)
+            edge = ndimage.binary_dilation(void) & ~void
+            on_edge.append(grad[edge].mean())
+            inside.append(grad[ndimage.binary_erosion(fg, iterations=3)
+                               & ~ndimage.binary_dilation(marks, iterations=2)].mean())
+    assert with_distractor > 0.8 * len(parts)
+    distractor_labels = np.concatenate(distractor_labels)
+    assert np.isin(distractor_labels, (0, 255)).all() and (distractor_labels == 0).mean() > 0.9
+    # Backgrounds have edges of their own (region borders, lines, photo content): far more
+    # strong-gradient pixels than version 1's shaded field.
+    assert np.median(strong_background) > 0.2
+    # Object contours remain colour edges, stronger than the body textures inside.
+    assert np.median(on_edge) > 2 * np.median(inside)

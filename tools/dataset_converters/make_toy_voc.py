@@ -6,17 +6,27 @@ Examples:
         --size 64
 
 The toy set is small enough to train on a CPU in minutes but keeps the difficulty
-that makes weakly-supervised segmentation hard on real data:
+that makes weakly-supervised segmentation hard on real data. Two styles share the geometry
+(``style``; ``'texture'``, version 2, is the default):
 
-* **Discriminative parts.** Every object is a textured "body" plus a small "mark"
-  (about a tenth of its area) whose colour and shape identify the class. Bodies of
-  all classes share one colour and texture distribution, so a classifier only needs
-  the mark and plain CAMs cover little more than it.
-* **Non-convex contours on colour edges.** Bodies are star-shaped blobs with limbs;
-  they are painted pixel-exactly, so object contours coincide with colour edges
-  (what CRF- and colour-affinity-based refinement exploit).
-* **Clutter.** The background is a shaded, noisy field with lines, patches and
-  body-coloured distractor blobs that carry no mark (and so no class).
+* **Discriminative parts.** Every object is a "body" plus a small "mark" (about a tenth of
+  its area) whose colour and shape identify the class, so a classifier can get by with the
+  mark and plain CAMs under-cover objects.
+* **Class appearance** (``'texture'``). Bodies are cut from real photographs shipped with
+  scikit-image (no download), one source per class: cat fur, wood, stained tissue,
+  retina, a space-suit's fabric, a deep-field sky. Classes of a co-occurring pair are
+  chosen to look alike in colour (fur and wood are both brown), and with probability
+  ``borrow_prob`` an object takes another class's appearance, as a brown dog looks like a
+  brown horse. In the ``'uniform'`` style (version 1) bodies of all classes share one
+  colour and texture distribution.
+* **Non-convex contours on colour edges.** Bodies are star-shaped blobs with limbs,
+  painted pixel-exactly, so object contours coincide with colour edges (what CRF- and
+  colour-affinity-based refinement exploit).
+* **Background with edges of its own** (``'texture'``): two or three regions cut from
+  other photographs and textures (grass, gravel, brick, moon surface, a garage, a launch
+  pad, ...), tinted, with straight lines; and distractors: blobs cut from a class's body
+  texture that carry no mark and are background. The ``'uniform'`` background is a shaded,
+  noisy field with lines, patches and body-coloured distractor blobs.
 * **Several objects.** One to three objects per image, drawn from class pairs that
   co-occur often (like person/horse on VOC); some objects touch or overlap.
 * **Void band.** As in VOC, a one-pixel band outside each object's visible outline
@@ -36,6 +46,7 @@ is reproducible bit for bit and an image does not change when counts change.
 import argparse
 import colorsys
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -43,6 +54,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import skimage.data
 from PIL import Image
 from scipy import ndimage
 
@@ -52,6 +64,22 @@ from mmhfpl.structures import atomic_save, save_label_png
 # Hue (degrees) of each class's mark; saturated, far from body and clutter colours.
 _MARK_HUES = (0.0, 120.0, 225.0, 58.0, 300.0, 180.0)
 # Classes are grouped in pairs that co-occur often: (1, 2), (3, 4), (5, 6).
+STYLES = ('texture', 'uniform')
+# Body appearance of each class in the 'texture' style: (skimage.data image, rows, columns).
+_BODY_SOURCES = (
+    ('chelsea', (10, 95), (110, 330)),  # cat fur
+    ('coffee', (60, 400), (0, 80)),  # wood
+    ('immunohistochemistry', (0, 512), (0, 512)),  # stained tissue
+    ('retina', (350, 1050), (350, 1050)),  # retina
+    ('astronaut', (280, 500), (0, 120)),  # space-suit fabric
+    ('hubble_deep_field', (0, 872), (0, 1000)),  # deep-field sky
+)
+# Background regions in the 'texture' style: grey textures (tinted) and colour photographs.
+_BACKGROUND_SOURCES = (
+    ('grass', None, None), ('gravel', None, None), ('brick', None, None),
+    ('moon', None, None), ('camera', (330, 512), (0, 512)), ('coins', None, None),
+    ('stereo_motorcycle', None, None), ('rocket', None, None), ('astronaut', (0, 250), (0, 90)),
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +104,12 @@ class ToyVOCConfig:
         void_width: Width of the void band around objects (0 disables it).
         jpeg_quality: JPEG quality of the images.
         seed: Base seed.
+        style: ``'texture'`` (version 2: class-dependent photographic bodies, photographic
+            background regions) or ``'uniform'`` (version 1: one body distribution).
+        borrow_prob: ``'texture'``: probability that an object takes the appearance of
+            another class (its mark still names its own class).
+        num_distractors: ``'texture'``: range of mark-less blobs with a class's body
+            texture in the background.
     """
 
     num_train: int = 800
@@ -92,8 +126,15 @@ class ToyVOCConfig:
     void_width: int = 1
     jpeg_quality: int = 95
     seed: int = 0
+    style: str = 'texture'
+    borrow_prob: float = 0.15
+    num_distractors: tuple[int, int] = (1, 3)
 
     def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f'style must be one of {STYLES}, got {self.style!r}')
+        if not 0.0 <= self.borrow_prob <= 1.0:
+            raise ValueError(f'borrow_prob must lie in [0, 1], got {self.borrow_prob}')
         if self.num_train < 1 or self.num_val < 0:
             raise ValueError('num_train must be >= 1 and num_val >= 0')
         if self.image_size < 32:
@@ -209,19 +250,110 @@ def _background(rng: np.random.Generator, cfg: ToyVOCConfig, yy: np.ndarray,
     return image
 
 
-def render_toy_sample(cfg: ToyVOCConfig, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Render image ``index`` of the toy set.
+@functools.cache
+def _source(name: str, rows: tuple[int, int] | None,
+            cols: tuple[int, int] | None) -> tuple[np.ndarray, bool]:
+    """A region of a scikit-image photograph as uint8 RGB, and whether it was grey."""
+    image = getattr(skimage.data, name)()
+    if isinstance(image, tuple):  # stereo pairs
+        image = image[0]
+    image = np.asarray(image)
+    if rows is not None:
+        image = image[rows[0]:rows[1], cols[0]:cols[1]]
+    grey = image.ndim == 2
+    if grey:
+        image = np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image[..., :3].astype(np.uint8)), grey
 
-    Returns:
-        ``(image, label)``: an (S, S, 3) uint8 RGB image and an (S, S) uint8 label map
-        with 0 for background, 1..C for the classes of ``TOY_CLASSES`` and 255 void.
+
+def _texture_patch(rng: np.random.Generator, source: np.ndarray, size: int,
+                   zoom: tuple[float, float]) -> np.ndarray:
+    """A (size, size, 3) float patch in [0, 1]: a random square of ``size x zoom`` source
+    pixels (rotated by a multiple of 90 degrees), resized bilinearly to ``size``."""
+    height, width = source.shape[:2]
+    side = int(min(height, width, max(16, round(size * rng.uniform(*zoom)))))
+    top = int(rng.integers(0, height - side + 1))
+    left = int(rng.integers(0, width - side + 1))
+    crop = np.rot90(source[top:top + side, left:left + side], int(rng.integers(4)))
+    patch = Image.fromarray(np.ascontiguousarray(crop)).resize((size, size), Image.BILINEAR)
+    return np.asarray(patch, dtype=np.float32) / 255.0
+
+
+def _body_texture(rng: np.random.Generator, appearance: int, size: int) -> np.ndarray:
+    """Body pixels of class ``appearance`` (1-based) for a whole image, brightness jittered."""
+    source, _ = _source(*_BODY_SOURCES[appearance - 1])
+    return _texture_patch(rng, source, size, (0.7, 1.3)) * rng.uniform(0.85, 1.15)
+
+
+def _texture_background(rng: np.random.Generator, cfg: ToyVOCConfig, yy: np.ndarray,
+                        xx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Photographic background regions with edges, lines and mark-less distractors.
+
+    Returns the (S, S, 3) float image and the mask of the distractors.
     """
+    size = cfg.image_size
+    count = int(rng.integers(2, 4))
+    picks = rng.choice(len(_BACKGROUND_SOURCES), size=count, replace=False)
+    seeds = rng.uniform(0, size, (count, 2)).astype(np.float32)
+    region = np.argmin((yy[None] - seeds[:, 0, None, None]) ** 2
+                       + (xx[None] - seeds[:, 1, None, None]) ** 2, axis=0)
+    image = np.zeros((size, size, 3), dtype=np.float32)
+    for k, pick in enumerate(picks):
+        source, grey = _source(*_BACKGROUND_SOURCES[pick])
+        patch = _texture_patch(rng, source, size, (0.8, 2.5))
+        if grey:  # tinted, away from the marks' saturated hues
+            patch = patch * _hsv(rng.uniform(0, 360), rng.uniform(0.1, 0.45), 1.0)
+        image[region == k] = patch[region == k] * rng.uniform(0.7, 1.1)
+    for _ in range(int(rng.integers(1, 4))):  # straight lines
+        cy, cx = rng.uniform(0, size, 2)
+        theta = rng.uniform(0, np.pi)
+        dist = np.abs((xx - cx) * np.sin(theta) - (yy - cy) * np.cos(theta))
+        image[dist < rng.uniform(0.6, 1.8)] = _clutter_colour(rng)
+    distractors = np.zeros((size, size), dtype=bool)
+    low, high = cfg.num_distractors
+    for _ in range(int(rng.integers(low, high + 1))):  # a class's body, no mark
+        radius = float(rng.uniform(0.4, 0.7) * cfg.radius_range[0])
+        cy, cx = rng.uniform(radius, size - radius, 2)
+        blob = _body_mask(rng, yy, xx, cy, cx, radius)
+        texture = _body_texture(rng, int(rng.integers(1, len(TOY_CLASSES))), size)
+        image[blob] = texture[blob]
+        distractors |= blob
+    return image, distractors
+
+
+@dataclass
+class ToySample:
+    """One rendered toy image with what the generator knows about it (for tests).
+
+    Attributes:
+        image: (S, S, 3) uint8 RGB image.
+        label: (S, S) uint8 label map: 0 background, 1..C classes, 255 void.
+        objects: One ``(class, appearance, visible_body, visible_mark)`` per object:
+            its class, the class whose appearance its body took (``'texture'``; the
+            class itself unless borrowed; 0 in the ``'uniform'`` style) and its visible
+            body (mark excluded) and mark masks.
+        distractors: Visible pixels of mark-less body-textured blobs (background).
+    """
+
+    image: np.ndarray
+    label: np.ndarray
+    objects: list[tuple[int, int, np.ndarray, np.ndarray]]
+    distractors: np.ndarray
+
+
+def render_toy_parts(cfg: ToyVOCConfig, index: int) -> ToySample:
+    """Render image ``index`` of the toy set with its objects' parts (:class:`ToySample`)."""
     rng = np.random.default_rng([cfg.seed, index])
     size = cfg.image_size
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    image = _background(rng, cfg, yy, xx)
+    if cfg.style == 'uniform':
+        image = _background(rng, cfg, yy, xx)
+        distractors = np.zeros((size, size), dtype=bool)
+    else:
+        image, distractors = _texture_background(rng, cfg, yy, xx)
     label = np.zeros((size, size), dtype=np.uint8)
     depth = np.zeros((size, size), dtype=np.int32)  # 0: background, k: k-th object
+    drawn: list[tuple[int, int, np.ndarray]] = []
     if rng.random() >= cfg.empty_fraction:
         placed: list[tuple[float, float, float]] = []
         marks: list[np.ndarray] = []
@@ -242,18 +374,41 @@ def render_toy_sample(cfg: ToyVOCConfig, index: int) -> tuple[np.ndarray, np.nda
                 continue  # no valid placement for this object: leave it out
             placed.append((cy, cx, radius))
             marks.append(mark)
-            shade = 1 + 0.12 * _smooth_noise(rng, size, 4)[..., None]
-            spots = 0.045 * rng.standard_normal((size, size, 1)).astype(np.float32)
-            image[body] = (_body_colour(rng) * shade + spots)[body]
+            if cfg.style == 'uniform':
+                appearance = 0
+                shade = 1 + 0.12 * _smooth_noise(rng, size, 4)[..., None]
+                spots = 0.045 * rng.standard_normal((size, size, 1)).astype(np.float32)
+                image[body] = (_body_colour(rng) * shade + spots)[body]
+            else:
+                appearance = class_index
+                if rng.random() < cfg.borrow_prob:
+                    others = [c for c in range(1, len(TOY_CLASSES)) if c != class_index]
+                    appearance = int(rng.choice(others))
+                image[body] = _body_texture(rng, appearance, size)[body]
             image[mark] = _hsv(_MARK_HUES[class_index - 1], rng.uniform(0.85, 1.0),
                                rng.uniform(0.8, 1.0))
             label[body] = class_index
             depth[body] = order
+            drawn.append((class_index, appearance, mark))
     image += 0.025 * rng.standard_normal(image.shape).astype(np.float32)
     image = ndimage.gaussian_filter(image, sigma=(0.5, 0.5, 0))
     if cfg.void_width > 0:
         label = _add_void_band(label, depth, cfg.void_width)
-    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8), label
+    objects = [(cls, appearance, (depth == order) & ~mark, (depth == order) & mark)
+               for order, (cls, appearance, mark) in enumerate(drawn, start=1)]
+    return ToySample((np.clip(image, 0, 1) * 255).round().astype(np.uint8), label, objects,
+                     distractors & (depth == 0))
+
+
+def render_toy_sample(cfg: ToyVOCConfig, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Render image ``index`` of the toy set.
+
+    Returns:
+        ``(image, label)``: an (S, S, 3) uint8 RGB image and an (S, S) uint8 label map
+        with 0 for background, 1..C for the classes of ``TOY_CLASSES`` and 255 void.
+    """
+    sample = render_toy_parts(cfg, index)
+    return sample.image, sample.label
 
 
 def _place(rng: np.random.Generator, cfg: ToyVOCConfig,
@@ -362,6 +517,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--empty-fraction', type=float, default=defaults.empty_fraction)
     parser.add_argument('--void-width', type=int, default=defaults.void_width)
     parser.add_argument('--seed', type=int, default=defaults.seed)
+    parser.add_argument('--style', choices=STYLES, default=defaults.style,
+                        help="'texture': version 2, class appearance from photographs "
+                        "(default); 'uniform': version 1, one body distribution")
+    parser.add_argument('--borrow-prob', type=float, default=defaults.borrow_prob,
+                        help="'texture': probability of another class's appearance")
     return parser.parse_args()
 
 
@@ -373,12 +533,13 @@ def main() -> None:
         ToyVOCConfig(), num_train=args.num_train, num_val=args.num_val, image_size=args.size,
         radius_range=(low * scale, high * scale), max_objects=args.max_objects,
         touch_prob=args.touch_prob, cooccur_prob=args.cooccur_prob,
-        empty_fraction=args.empty_fraction, void_width=args.void_width, seed=args.seed)
+        empty_fraction=args.empty_fraction, void_width=args.void_width, seed=args.seed,
+        style=args.style, borrow_prob=args.borrow_prob)
     start = time.time()
     splits = make_toy_voc(args.root, cfg)
     print(f'wrote {len(splits["train"])} train / {len(splits["val"])} val images of '
-          f'{cfg.image_size}x{cfg.image_size} with {len(TOY_CLASSES) - 1} classes to '
-          f'{args.root} in {time.time() - start:.1f}s')
+          f'{cfg.image_size}x{cfg.image_size} with {len(TOY_CLASSES) - 1} classes (style '
+          f'{cfg.style}) to {args.root} in {time.time() - start:.1f}s')
 
 
 if __name__ == '__main__':
