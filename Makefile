@@ -3,8 +3,8 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 PY = "$(VENV)/bin/python"
-TOY_ROOT ?= data/toy_voc
-DEMO_DIR ?= work_dirs/pipeline
+TOY_ROOT ?= data/toy_voc_v2
+DEMO_DIR ?= work_dirs/pipeline_toy_v2
 
 .PHONY: setup lint test demo clean
 

@@ -1,30 +1,35 @@
-"""Run the whole WSSS pipeline on the toy benchmark: baseline vs +ISL/FSL.
+"""Run the WSSS pipeline on the toy benchmark: methods with and without ISL/FSL, k seeds.
 
 Examples:
-    python tools/run_pipeline.py            # full demo (make demo), about 30-45 min on 2 cores
-    python tools/run_pipeline.py --quick    # smoke run on a small toy set, a few minutes
-    python tools/run_pipeline.py --refine affinitynet   # + AffinityNet rows (or irn)
+    python tools/run_pipeline.py            # the demo (make demo): CAM baseline vs +ISL/FSL,
+                                            # seed 0, with its table and overlay figure
+    python tools/run_pipeline.py --quick    # smoke run: tiny set and schedules (checks the
+                                            # chain; its numbers are not results)
+    python tools/run_pipeline.py --methods cam seam spatial_bce --seeds 0 1 2 --refine \\
+        --work-dir work_dirs/benchmark_toy_v2   # the benchmark (README "Benchmark protocol")
 
-Stages: toy data -> CAM models -> CAMs -> threshold sweep -> pseudo-labels (+dCRF) ->
-DeepLab -> table (J / F / J&F) and an overlay figure. Finished steps are skipped on a re-run.
+Steps, per seed and variant, each skipped when its outputs exist (an interrupted run resumes,
+training steps from their last checkpoint):
 
-Steps, each skipped when its outputs exist (so an interrupted run resumes):
+1. write the toy set if absent (a data root made with other generator parameters is an error);
+2. train the stage-1 model (Spatial-BCE starts from the same seed's CAM baseline: its backbone
+   and the initial Q of its dCRF pseudo-labels, as the authors' recipe);
+3. generate multi-scale + flip CAMs of the training split;
+4. sweep the background threshold (``BG_THRESHOLDS``, the same for every method) on them and
+   keep the best J; a best value at the edge of the grid is flagged; Spatial-BCE also gets its
+   adaptive Eq. 9 labels without any sweep;
+5. pseudo-labels at that threshold without and with dCRF;
+6. with ``--refine``: the refinement network of the method's paper (IRN for the CAM baseline
+   and Spatial-BCE, AffinityNet for SEAM) trained on the variant's CAMs, and its labels;
+7. DeepLab on the variant's best training labels (highest J of +dCRF, refinement, Eq. 9 +
+   dCRF), for the seeds in ``--deeplab-seeds`` (default: the first seed), scored on val;
+8. one table (mean ± std over the seeds), ``results.json`` and a figure of CAM and
+   pseudo-label overlays.
 
-1. write the toy set if absent;
-2. train the CAM baseline and the +ISL/FSL model (stage 1);
-3. generate their multi-scale + flip CAMs on the training split;
-4. sweep the background threshold on those CAMs and keep the best J;
-5. make pseudo-labels at that threshold, without and with dCRF, and evaluate them;
-6. optionally (``refine='affinitynet'|'irn'``) train the refinement network on each model's
-   CAMs and write refined pseudo-labels, without and with dCRF;
-7. train DeepLab on each model's dCRF pseudo-labels (and on the refined ones) and evaluate
-   it on val (stage 3);
-8. print one table and save a figure of CAM and pseudo-label overlays.
-
-Every stage runs through mmengine's ``Runner`` with the repository configs, so the demo
-exercises exactly what a user runs with ``tools/``.
+Every stage runs through mmengine's ``Runner`` with the repository configs, so the pipeline
+exercises what a user runs with ``tools/``. A work dir remembers its settings; reusing it
+with other settings is an error.
 """
-
 
 import argparse
 import copy
@@ -50,30 +55,99 @@ from mmhfpl.pseudo_labels import (
     evaluate_label_dir,
     generate_cams,
     make_pseudo_labels,
+    ratios_from_label_dir,
+    save_q_file,
     tta_record,
 )
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split, id_gt_pairs
-from mmhfpl.pseudo_labels.make_labels import record_to_label
+from mmhfpl.pseudo_labels.make_labels import ADAPTIVE_CRF_KERNELS, record_to_label
 from mmhfpl.registry import MODELS
-from mmhfpl.structures import VOID, load_label_png
+from mmhfpl.structures import VOID, atomic_save, load_label_png
 from mmhfpl.utils import get_config_path, merge_cfg_options, register_all_modules
 
-# The toy generator is a tool too (tools/dataset_converters/make_toy_voc.py).
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'dataset_converters'))
+# The toy generator and the k-seed statistics are tools too.
+_TOOLS = osp.dirname(osp.abspath(__file__))
+sys.path[:0] = [osp.join(_TOOLS, 'dataset_converters'), osp.join(_TOOLS, 'analysis_tools')]
+from kseed_stats import summarize  # noqa: E402
 from make_toy_voc import ToyVOCConfig, make_toy_voc  # noqa: E402
 
-VARIANTS = {'baseline': 'cam/cam_r18_toy.py',
-            '+ISL/FSL': 'cam/cam_hfpl_r18_toy.py'}
+#: Version of the benchmark protocol (README "Benchmark protocol"); a change of protocol is a
+#: new version.
+PROTOCOL = 'toy-v2 protocol 1 (2026-12-03)'
+#: Background thresholds of the sweep, the same for every method: 0.05 to 0.95.
+BG_THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
+# SEAM's dCRF widths (Gaussian sxy 3, bilateral sxy 80) are meant for ~500-pixel VOC images;
+# toy images are 128 pixels, so the spatial widths are divided by 4 (measured on the version-1
+# toy: 120 val images, +ISL/FSL CAMs, bg 0.4: no CRF J 54.8 / F 31.9, SEAM widths 54.5 / 54.6,
+# /4: 61.4 / 62.6).
+TOY_CRF = CRFConfig(scale_factor=4.0)
+#: The Spatial-BCE authors' label dCRF of Eq. 9 labels, widths divided as ``TOY_CRF``.
+TOY_ADAPTIVE_CRF = CRFConfig(**ADAPTIVE_CRF_KERNELS, scale_factor=4.0)
 DEEPLAB_CONFIG = 'deeplab/deeplabv3plus_r18_toy_pseudo.py'
 REFINE_CONFIGS = {'affinitynet': 'refine/affinitynet_r18_toy.py',
                   'irn': 'refine/irn_r18_toy.py'}
 REFINE_NAMES = {'affinitynet': 'AffinityNet', 'irn': 'IRN'}
-BG_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
-# SEAM's dCRF widths (Gaussian sxy 3, bilateral sxy 80) are meant for ~500-pixel VOC images;
-# toy images are 128 pixels, so the spatial widths are divided by 4. Measured on 120 toy val
-# images (+ISL/FSL CAMs, bg 0.4): no CRF J 54.8 / F 31.9, SEAM widths 54.5 / 54.6, /4: 61.4 / 62.6.
-TOY_CRF = CRFConfig(scale_factor=4.0)
+TRAIN_LIST = 'ImageSets/Segmentation/train.txt'
+
+
+@dataclass(frozen=True)
+class Method:
+    """A baseline of the benchmark and how its paper refines its CAMs.
+
+    Attributes:
+        name: Display name.
+        configs: Stage-1 toy configs without and with ISL/FSL.
+        refine: The refinement network of the method's paper.
+        refine_options: Named ``--cfg-options`` of the refinement config, without and with
+            ISL/FSL (the papers' seed and inference settings).
+        spatial_bce: Starts from the CAM baseline and a Q file; also gets Eq. 9 labels.
+    """
+
+    name: str
+    configs: tuple[str, str]
+    refine: str
+    refine_options: tuple[dict, dict] = ({}, {})
+    spatial_bce: bool = False
+
+
+_SEEDS = 'train_dataloader.dataset.pipeline'
+METHODS = {
+    'cam': Method('CAM', ('cam/cam_r18_toy.py', 'cam/cam_hfpl_r18_toy.py'), 'irn'),
+    # SEAM + ISL/FSL: AffinityNet background powers 1 / 24 instead of 4 / 24 (seed 000 §5.1).
+    'seam': Method('SEAM', ('seam/seam_r18_toy.py', 'seam/seam_hfpl_r18_toy.py'),
+                   'affinitynet', ({}, {f'{_SEEDS}.AlphaSeedLabels.alpha_low': 1})),
+    # Spatial-BCE: IRN seeds at 0.60 / 0.25; semantic threshold 0.25, 0.40 with FSL (§5.1).
+    'spatial_bce': Method(
+        'Spatial-BCE', ('spatial_bce/spatial_bce_r18_toy.py',
+                        'spatial_bce/spatial_bce_hfpl_r18_toy.py'), 'irn',
+        ({f'{_SEEDS}.ThresholdSeedLabels.fg_threshold': 0.6,
+          f'{_SEEDS}.ThresholdSeedLabels.bg_threshold': 0.25},
+         {f'{_SEEDS}.ThresholdSeedLabels.fg_threshold': 0.6,
+          f'{_SEEDS}.ThresholdSeedLabels.bg_threshold': 0.25,
+          'model.test_cfg.bg_threshold': 0.4}),
+        spatial_bce=True),
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A method with (``hfpl``) or without the ISL/FSL add-on."""
+
+    method: str
+    hfpl: bool
+
+    @property
+    def name(self) -> str:
+        return METHODS[self.method].name + ('+ISL/FSL' if self.hfpl else '')
+
+    @property
+    def slug(self) -> str:
+        return self.method + ('_hfpl' if self.hfpl else '')
+
+    @property
+    def config(self) -> str:
+        return METHODS[self.method].configs[self.hfpl]
 
 
 @dataclass
@@ -81,71 +155,117 @@ class PipelineSettings:
     """What the pipeline runs; ``quick`` shrinks data and schedules for a smoke run.
 
     Attributes:
-        work_dir: Where every step writes (one sub-directory per step and variant).
+        work_dir: Where every step writes (``seed<k>/<variant>/...``).
         data_root: The toy set (written there when absent).
-        quick: Small toy set, short schedules, two CAM scales.
-        seed: Random seed of the training runs.
+        quick: Small toy set, short schedules, two CAM scales: a smoke run.
+        methods: Keys of :data:`METHODS`; each runs without and with ISL/FSL.
+        seeds: Training seeds (each step of every variant runs once per seed).
+        deeplab_seeds: Seeds whose best labels train DeepLab (None: the first seed).
+        refine: Also run each method's refinement network.
         workers: Processes for dCRF.
         toy: Generator parameters of the toy set.
-        cam_iters: Stage-1 iterations.
+        cam_iters: Stage-1 iterations (None: each config's schedule).
+        refine_iters: Refinement iterations (None: the config's schedule).
         deeplab_iters: Stage-3 iterations (None: the config's schedule).
         cam_scales: CAM test-time scales.
-        refine: Refinement method after the CAMs (``'affinitynet'``, ``'irn'`` or None).
-        refine_iters: Iterations of the refinement network's training.
     """
 
-    work_dir: str = 'work_dirs/pipeline'
-    data_root: str = 'data/toy_voc'
+    work_dir: str = 'work_dirs/pipeline_toy_v2'
+    data_root: str = 'data/toy_voc_v2'
     quick: bool = False
-    seed: int = 0
+    methods: tuple[str, ...] = ('cam', )
+    seeds: tuple[int, ...] = (0, )
+    deeplab_seeds: tuple[int, ...] | None = None
+    refine: bool = False
     workers: int = 2
     toy: ToyVOCConfig = field(default_factory=ToyVOCConfig)
-    cam_iters: int = 300
+    cam_iters: int | None = None
+    refine_iters: int | None = None
     deeplab_iters: int | None = None
     cam_scales: tuple[float, ...] = (1.0, 0.5, 1.5, 2.0)
-    refine: str | None = None
-    refine_iters: int = 300
 
     def __post_init__(self) -> None:
-        if self.refine is not None and self.refine not in REFINE_CONFIGS:
-            raise ValueError(f'refine must be one of {sorted(REFINE_CONFIGS)} or None, got '
-                             f'{self.refine!r}')
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown:
+            raise ValueError(f'unknown methods {unknown}; choose from {sorted(METHODS)}')
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f'seeds must be distinct and at least one, got {self.seeds}')
+        if self.deeplab_seeds is None:
+            self.deeplab_seeds = self.seeds[:1]
+        if set(self.deeplab_seeds) - set(self.seeds):
+            raise ValueError(f'deeplab_seeds {self.deeplab_seeds} must be among the seeds')
 
     @classmethod
     def quick_settings(cls, work_dir: str = 'work_dirs/pipeline_quick',
-                       data_root: str = 'data/toy_voc_quick') -> 'PipelineSettings':
+                       data_root: str = 'data/toy_voc_v2_quick') -> 'PipelineSettings':
         return cls(work_dir=work_dir, data_root=data_root, quick=True,
-                   toy=ToyVOCConfig(num_train=120, num_val=40), cam_iters=60,
-                   deeplab_iters=60, cam_scales=(1.0, 0.5), refine_iters=40)
+                   toy=ToyVOCConfig(num_train=64, num_val=24), cam_iters=40,
+                   refine_iters=30, deeplab_iters=40, cam_scales=(1.0, 0.5))
+
+    @property
+    def variants(self) -> list[Variant]:
+        return [Variant(method, hfpl) for method in self.methods for hfpl in (False, True)]
+
+    def fingerprint(self) -> dict:
+        """What makes two runs' results comparable (kept in the work dir)."""
+        return json.loads(json.dumps(dict(
+            protocol=PROTOCOL, data_root=osp.abspath(self.data_root), quick=self.quick,
+            toy=asdict(self.toy), cam_iters=self.cam_iters, refine_iters=self.refine_iters,
+            deeplab_iters=self.deeplab_iters, cam_scales=self.cam_scales)))
 
 
 def _log(message: str) -> None:
     print_log(f'[pipeline] {message}', logger='current')
 
 
-def _config(path: str, settings: PipelineSettings, work_dir: str) -> Config:
+def _write_json(path: str, content) -> None:
+    text = json.dumps(content, indent=2, default=lambda v: np.asarray(v).tolist())
+
+    def write(tmp: str) -> None:
+        with open(tmp, 'w') as handle:
+            handle.write(text)
+
+    atomic_save(write, path, '.json.tmp')
+
+
+def _read_json(path: str):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def _config(path: str, settings: PipelineSettings, work_dir: str, seed: int) -> Config:
     cfg = Config.fromfile(get_config_path(path))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(loader) is not None:
             cfg[loader].dataset.data_root = settings.data_root
     cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=settings.seed)
+    cfg.randomness = dict(seed=seed)
     # Unique per step; mmengine appends a timestamp.
-    cfg.experiment_name = '_'.join(osp.normpath(work_dir).split(os.sep)[-2:])
+    cfg.experiment_name = '_'.join(osp.normpath(work_dir).split(os.sep)[-3:])
     return cfg
 
 
-def _set_iters(cfg: Config, iters: int) -> None:
+def _set_iters(cfg: Config, iters: int) -> int:
+    """Shorten a schedule to ``iters`` (Spatial-BCE: three phases of ``iters // 3``)."""
+    phased = [s for s in cfg.param_scheduler if s['type'].endswith('PhasePolyLR')]
+    if phased:
+        phase = max(2, iters // 3)
+        iters = 3 * phase
+        phased[0]['phase_iters'] = phase
+        for hook in cfg.custom_hooks:
+            if hook['type'].endswith('QUpdateHook'):
+                hook['interval'] = phase
+            if hook['type'].endswith('AlternatingPhaseHook'):
+                hook['period'] = min(hook['period'], phase)
+                hook['prob_iters'] = max(1, min(hook['prob_iters'], hook['period'] - 1))
+    for scheduler in cfg.param_scheduler:
+        if 'end' in scheduler:
+            scheduler['end'] = iters
     cfg.train_cfg.max_iters = iters
     if cfg.get('val_cfg') is not None:
         cfg.train_cfg.val_interval = iters
-    for scheduler in cfg.param_scheduler:
-        scheduler['end'] = iters
     cfg.default_hooks.checkpoint.interval = iters
-
-
-def _final_checkpoint(work_dir: str, iters: int) -> str:
-    return osp.join(work_dir, f'iter_{iters}.pth')
+    return iters
 
 
 def _train(cfg: Config) -> Runner:
@@ -158,18 +278,17 @@ def _train(cfg: Config) -> Runner:
     return runner
 
 
-def train_cam_model(name: str, settings: PipelineSettings) -> tuple[Config, str]:
-    """Stage 1 for one variant; returns its config and final checkpoint."""
-    work_dir = osp.join(settings.work_dir, 'stage1', _slug(name))
-    cfg = _config(VARIANTS[name], settings, work_dir)
-    _set_iters(cfg, settings.cam_iters)
-    checkpoint = _final_checkpoint(work_dir, settings.cam_iters)
-    if osp.exists(checkpoint):
-        _log(f'{name}: stage-1 checkpoint present, skipping training')
+def _train_once(cfg: Config, iters: int | None, what: str) -> str:
+    """Train ``cfg`` unless its final checkpoint exists; return that checkpoint."""
+    if iters is not None:
+        iters = _set_iters(cfg, iters)
+    final = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    if osp.exists(final):  # checkpoints are written atomically: present means complete
+        _log(f'{what}: checkpoint present, skipping training')
     else:
-        _log(f'{name}: training the CAM model ({settings.cam_iters} iterations)')
+        _log(f'{what}: training ({cfg.train_cfg.max_iters} iterations)')
         _train(cfg)
-    return cfg, checkpoint
+    return final
 
 
 def _load_model(cfg: Config, checkpoint: str) -> torch.nn.Module:
@@ -179,132 +298,254 @@ def _load_model(cfg: Config, checkpoint: str) -> torch.nn.Module:
     return model.eval()
 
 
-def _slug(name: str) -> str:
-    return name.strip('+').replace('/', '_').lower()
+class Pipeline:
+    """The steps of :mod:`run_pipeline` for given settings (module docstring)."""
 
+    def __init__(self, settings: PipelineSettings) -> None:
+        self.settings = settings
+        self.samples: list[tuple[str, str]] | None = None
 
-def pseudo_labels_for(name: str, cfg: Config, checkpoint: str,
-                      settings: PipelineSettings) -> dict:
-    """Stage 2 for one variant: CAMs, threshold sweep, pseudo-labels (+dCRF), scores."""
-    root = osp.join(settings.work_dir, 'stage2', _slug(name))
-    train_list = 'ImageSets/Segmentation/train.txt'
-    dataset = build_split(cfg, train_list, cam_tta_pipeline(settings.cam_scales, flip=True))
-    model = _load_model(cfg, checkpoint)
-    _log(f'{name}: CAMs of {len(dataset)} training images')
-    generate_cams(model, dataset, osp.join(root, 'cams'), model.head.num_classes)
-    samples = id_gt_pairs(build_split(cfg, train_list))
-    num_classes = len(dataset.metainfo['classes'])
-    sweep_path = osp.join(root, 'sweep.json')
-    if not osp.exists(sweep_path):
+    def root(self, seed: int, variant: Variant) -> str:
+        return osp.join(self.settings.work_dir, f'seed{seed}', variant.slug)
+
+    # --- stage 1 ---------------------------------------------------------------------
+    def stage1(self, variant: Variant, seed: int) -> tuple[Config, str]:
+        root = self.root(seed, variant)
+        cfg = _config(variant.config, self.settings, osp.join(root, 'stage1'), seed)
+        if METHODS[variant.method].spatial_bce:
+            baseline = self.stage2(Variant('cam', False), seed)
+            q_file = osp.join(root, 'q_init.npz')
+            if not osp.exists(q_file):
+                ids = [sample_id for sample_id, _ in self._samples(cfg)]
+                save_q_file(q_file, ratios_from_label_dir(baseline['pl_crf_dir'], ids,
+                                                          cfg.model.head.num_classes))
+            merge_cfg_options(cfg, {
+                'model.backbone.init_cfg.checkpoint': baseline['checkpoint'],
+                'custom_hooks.QUpdateHook.q_file': q_file,
+            })
+        checkpoint = _train_once(cfg, self.settings.cam_iters, f'{variant.name} seed {seed}')
+        return cfg, checkpoint
+
+    def _samples(self, cfg: Config) -> list[tuple[str, str]]:
+        if self.samples is None:
+            self.samples = id_gt_pairs(build_split(cfg, TRAIN_LIST))
+        return self.samples
+
+    # --- stage 2 ---------------------------------------------------------------------
+    def stage2(self, variant: Variant, seed: int) -> dict:
+        """CAMs, sweep, pseudo-labels (+dCRF), Eq. 9 labels for Spatial-BCE; cached."""
+        root = self.root(seed, variant)
+        done = osp.join(root, 'stage2.json')
+        if osp.exists(done):
+            return _read_json(done)
+        start = time.time()
+        cfg, checkpoint = self.stage1(variant, seed)
+        cam_dir = osp.join(root, 'cams')
+        dataset = build_split(cfg, TRAIN_LIST,
+                              cam_tta_pipeline(self.settings.cam_scales, flip=True))
+        model = _load_model(cfg, checkpoint)
+        _log(f'{variant.name} seed {seed}: CAMs of {len(dataset)} training images')
+        generate_cams(model, dataset, cam_dir, model.head.num_classes)
+        samples = self._samples(cfg)
+        num_classes = len(dataset.metainfo['classes'])
+        _log(f'{variant.name} seed {seed}: background-threshold sweep')
         rules = [BackgroundRule(bg_threshold=t) for t in BG_THRESHOLDS]
-        scores = evaluate_cams(osp.join(root, 'cams'), samples, num_classes, rules)
-        with open(sweep_path, 'w') as handle:
-            json.dump([dict(bg_threshold=t, J=s['J'], F=s['F'], JF=s['J&F'])
-                       for t, s in zip(BG_THRESHOLDS, scores, strict=True)], handle, indent=2)
-    with open(sweep_path) as handle:
-        sweep = json.load(handle)
-    best = max(sweep, key=lambda row: row['J'])
-    _log(f'{name}: best background threshold {best["bg_threshold"]} (J {best["J"]:.2f})')
-    rule = BackgroundRule(bg_threshold=best['bg_threshold'])
-    ids = [sample_id for sample_id, _ in samples]
-    image_dir = osp.join(settings.data_root, 'JPEGImages')
-    result = dict(threshold=best['bg_threshold'], cam=best)
-    for tag, crf in (('pl', None), ('pl_crf', TOY_CRF)):
-        label_dir = osp.join(root, tag)
-        make_pseudo_labels(osp.join(root, 'cams'), ids, label_dir, rule, image_dir=image_dir,
-                           crf=crf, num_workers=settings.workers)
-        result[tag] = evaluate_label_dir(label_dir, samples, num_classes)
-        result[f'{tag}_dir'] = label_dir
-    return result
+        sweep = [dict(bg_threshold=t, **{k: s[k] for k in ('J', 'F', 'J&F')})
+                 for t, s in zip(BG_THRESHOLDS, evaluate_cams(cam_dir, samples, num_classes,
+                                                              rules), strict=True)]
+        best = max(sweep, key=lambda row: row['J'])
+        edge = best['bg_threshold'] in (BG_THRESHOLDS[0], BG_THRESHOLDS[-1])
+        _log(f'{variant.name} seed {seed}: best background threshold {best["bg_threshold"]} '
+             f'(J {best["J"]:.2f}){" AT THE EDGE OF THE GRID" if edge else ""}')
+        result = dict(checkpoint=osp.abspath(checkpoint), cam_dir=osp.abspath(cam_dir),
+                      threshold=best['bg_threshold'], threshold_at_edge=edge, sweep=sweep)
+        labelings = [('pl', BackgroundRule(bg_threshold=best['bg_threshold']), None),
+                     ('pl_crf', BackgroundRule(bg_threshold=best['bg_threshold']), TOY_CRF)]
+        if METHODS[variant.method].spatial_bce:
+            labelings += [('eq9', BackgroundRule(adaptive=True), None),
+                          ('eq9_crf', BackgroundRule(adaptive=True), TOY_ADAPTIVE_CRF)]
+        ids = [sample_id for sample_id, _ in samples]
+        image_dir = osp.join(self.settings.data_root, 'JPEGImages')
+        for tag, rule, crf in labelings:
+            label_dir = osp.join(root, tag)
+            make_pseudo_labels(cam_dir, ids, label_dir, rule, image_dir=image_dir, crf=crf,
+                               num_workers=self.settings.workers)
+            result[tag] = evaluate_label_dir(label_dir, samples, num_classes, progress=False)
+            result[f'{tag}_dir'] = osp.abspath(label_dir)
+        result['seconds'] = time.time() - start
+        _write_json(done, result)
+        return result
 
+    # --- refinement ------------------------------------------------------------------
+    def refine(self, variant: Variant, seed: int, stage2: dict) -> dict:
+        """The method's refinement network on the variant's CAMs, and its labels; cached."""
+        method = METHODS[variant.method]
+        work_dir = osp.join(self.root(seed, variant), method.refine)
+        done = osp.join(work_dir, 'refine.json')
+        if osp.exists(done):
+            return _read_json(done)
+        start = time.time()
+        cfg = _config(REFINE_CONFIGS[method.refine], self.settings, work_dir, seed)
+        seed_step = ('AlphaSeedLabels' if method.refine == 'affinitynet'
+                     else 'ThresholdSeedLabels')
+        merge_cfg_options(cfg, {
+            'model.backbone.init_cfg.checkpoint': stage2['checkpoint'],
+            f'{_SEEDS}.LoadCAMFromFile.cam_dir': stage2['cam_dir'],
+            f'{_SEEDS}.{seed_step}.cache_dir': osp.join(work_dir, 'seeds'),
+            **method.refine_options[variant.hfpl],
+        })
+        what = f'{variant.name} seed {seed}: {REFINE_NAMES[method.refine]}'
+        final = _train_once(cfg, self.settings.refine_iters, what)
+        model = _load_model(cfg, final)
+        dataset = build_split(cfg, TRAIN_LIST, refine_pipeline(stage2['cam_dir']))
+        label_dir = osp.join(work_dir, 'labels')
+        _log(f'{what}: refined labels')
+        refine_labels(model, dataset, label_dir)
+        result = dict(method=REFINE_NAMES[method.refine], labels_dir=osp.abspath(label_dir),
+                      labels=evaluate_label_dir(label_dir, self._samples(cfg),
+                                                len(dataset.metainfo['classes']),
+                                                progress=False),
+                      seconds=time.time() - start)
+        _write_json(done, result)
+        return result
 
-def refine_for(name: str, checkpoint: str, cam_dir: str, settings: PipelineSettings) -> dict:
-    """Refinement for one variant: train AffinityNet / IRN on its CAMs, write and score labels.
-
-    The refinement network's backbone starts from the variant's stage-1 checkpoint and its
-    seed labels come from the variant's CAMs (cached per variant).
-    """
-    method = settings.refine
-    work_dir = osp.join(settings.work_dir, 'refine', _slug(name), method)
-    cfg = _config(REFINE_CONFIGS[method], settings, work_dir)
-    cfg.model.backbone.init_cfg.checkpoint = osp.abspath(checkpoint)
-    seed_step = 'AlphaSeedLabels' if method == 'affinitynet' else 'ThresholdSeedLabels'
-    merge_cfg_options(cfg, {
-        'train_dataloader.dataset.pipeline.LoadCAMFromFile.cam_dir': osp.abspath(cam_dir),
-        f'train_dataloader.dataset.pipeline.{seed_step}.cache_dir': osp.join(work_dir, 'seeds'),
-    })
-    _set_iters(cfg, settings.refine_iters)
-    final = _final_checkpoint(work_dir, settings.refine_iters)
-    if osp.exists(final):
-        _log(f'{name}: {REFINE_NAMES[method]} checkpoint present, skipping training')
-    else:
-        _log(f'{name}: training {REFINE_NAMES[method]} ({settings.refine_iters} iterations)')
-        _train(cfg)
-    model = _load_model(cfg, final)
-    train_list = 'ImageSets/Segmentation/train.txt'
-    dataset = build_split(cfg, train_list, refine_pipeline(osp.abspath(cam_dir)))
-    samples = id_gt_pairs(build_split(cfg, train_list))
-    num_classes = len(dataset.metainfo['classes'])
-    result = {}
-    for tag, crf in (('pl', None), ('pl_crf', TOY_CRF)):
-        label_dir = osp.join(work_dir, tag)
-        refine_labels(model, dataset, label_dir, crf=crf)
-        result[tag] = evaluate_label_dir(label_dir, samples, num_classes)
-        result[f'{tag}_dir'] = label_dir
-    return result
-
-
-def train_deeplab(name: str, label_dir: str, settings: PipelineSettings) -> dict:
-    """Stage 3 for one variant: DeepLab on its dCRF pseudo-labels, scored on val GT."""
-    work_dir = osp.join(settings.work_dir, 'stage3', _slug(name))
-    cfg = _config(DEEPLAB_CONFIG, settings, work_dir)
-    cfg.train_dataloader.dataset.data_prefix = dict(
-        img_path='JPEGImages', seg_map_path=osp.abspath(label_dir))
-    if settings.deeplab_iters is not None:
-        _set_iters(cfg, settings.deeplab_iters)
-    # No validation inside training (IterBasedTrainLoop would also validate at the last
-    # iteration): one validation below, whose metrics are kept.
-    cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
-    metrics_path = osp.join(work_dir, 'val_metrics.json')
-    if not osp.exists(metrics_path):
-        _log(f'{name}: training DeepLab on {label_dir}')
+    # --- stage 3 ---------------------------------------------------------------------
+    def deeplab(self, variant: Variant, seed: int, label_dir: str) -> dict:
+        """DeepLab on ``label_dir``, scored on val GT; cached."""
+        work_dir = osp.join(self.root(seed, variant), 'deeplab')
+        done = osp.join(work_dir, 'val_metrics.json')
+        if osp.exists(done):
+            return _read_json(done)
+        start = time.time()
+        cfg = _config(DEEPLAB_CONFIG, self.settings, work_dir, seed)
+        cfg.train_dataloader.dataset.data_prefix = dict(img_path='JPEGImages',
+                                                        seg_map_path=label_dir)
+        if self.settings.deeplab_iters is not None:
+            _set_iters(cfg, self.settings.deeplab_iters)
+        # No validation inside training (IterBasedTrainLoop would also validate at the last
+        # iteration): one validation below, whose metrics are kept.
+        cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
+        _log(f'{variant.name} seed {seed}: training DeepLab on {label_dir}')
         runner = _train(cfg)
         metrics = runner.val_loop.run()
-        with open(metrics_path, 'w') as handle:
-            json.dump({k: float(v) for k, v in metrics.items()}, handle, indent=2)
-    with open(metrics_path) as handle:
-        metrics = json.load(handle)
-    return dict(J=metrics['mIoU'], F=metrics['F'], **{'J&F': metrics['J&F']})
+        # mAcc = 100 / classes: every pixel predicted as one class (background).
+        constant = abs(float(metrics['mAcc']) * len(runner.val_dataloader.dataset.metainfo[
+            'classes']) - 100.0) < 0.5
+        result = dict(J=float(metrics['mIoU']), F=float(metrics['F']),
+                      **{'J&F': float(metrics['J&F'])}, labels_dir=label_dir,
+                      constant_prediction=constant, seconds=time.time() - start)
+        _write_json(done, result)
+        return result
+
+    # --- one variant -----------------------------------------------------------------
+    def run_variant(self, variant: Variant, seed: int) -> dict:
+        stage2 = self.stage2(variant, seed)
+        row = dict(threshold=stage2['threshold'], threshold_at_edge=stage2['threshold_at_edge'],
+                   pl=stage2['pl'], pl_crf=stage2['pl_crf'],
+                   seconds=stage2.get('seconds', 0.0))
+        candidates = [(stage2['pl_crf']['J'], stage2['pl_crf_dir'], '+dCRF')]
+        if 'eq9' in stage2:
+            row['eq9'], row['eq9_crf'] = stage2['eq9'], stage2['eq9_crf']
+            candidates.append((stage2['eq9_crf']['J'], stage2['eq9_crf_dir'], 'Eq. 9 + dCRF'))
+        if self.settings.refine:
+            refined = self.refine(variant, seed, stage2)
+            row['refine'] = refined['labels']
+            row['refine_method'] = refined['method']
+            row['seconds'] += refined['seconds']
+            candidates.append((refined['labels']['J'], refined['labels_dir'], refined['method']))
+        if seed in self.settings.deeplab_seeds:
+            _, label_dir, source = max(candidates, key=lambda c: c[0])
+            row['deeplab'] = self.deeplab(variant, seed, label_dir)
+            row['deeplab_labels'] = source
+            row['seconds'] += row['deeplab']['seconds']
+        return row
+
+    def run(self) -> dict:
+        """Every variant for every seed; returns ``{variant name: {seed: row}}``."""
+        results: dict[str, dict[int, dict]] = {}
+        for seed in self.settings.seeds:
+            for variant in self.settings.variants:
+                results.setdefault(variant.name, {})[seed] = self.run_variant(variant, seed)
+        return results
 
 
-def results_table(results: dict) -> str:
-    """Each variant (and its refinement): pseudo-label and final J / F / J&F (percent)."""
-    rows = []
-    for name, res in results.items():
-        rows.append((name, res))
-        if 'refine' in res:
-            rows.append((f'{name}+{res["refine"]["method"]}', res['refine']))
-    width = max([10] + [len(label) for label, _ in rows])
-    header = (f'{"":{width}} | {"pseudo-labels (train)":^23} | {"+ dCRF (train)":^23} | '
-              f'{"DeepLab (val)":^23}\n{"method":{width}} | ' + ' | '.join(
-                  [f'{"J":>7}{"F":>8}{"J&F":>8}'] * 3))
-    lines = [header, '-' * len(header.splitlines()[1])]
-    for label, row in rows:
-        cells = [row['pl'], row['pl_crf'], row['deeplab']]
-        lines.append(f'{label:{width}} | ' + ' | '.join(
-            f'{c["J"]:7.2f}{c["F"]:8.2f}{c["J&F"]:8.2f}' for c in cells))
-    return '\n'.join(lines)
+# --- reporting -------------------------------------------------------------------------
+_COLUMNS = (('pl', 'CAM labels, no CRF'), ('pl_crf', '+ dCRF'), ('refine', '+ refinement'),
+            ('deeplab', 'DeepLab (val)'))
 
 
-def save_figure(models: dict, settings: PipelineSettings, path: str, num_images: int = 4) -> None:
-    """CAM and pseudo-label overlays of a few validation images, one row per image."""
+def _cell(rows: list[dict], key: str) -> list[str]:
+    """J, F, J&F of ``key`` over the seeds' rows: mean ± std (or the value for one seed).
+
+    A DeepLab that predicted one class everywhere is marked with a dagger.
+    """
+    values = [row[key] for row in rows if key in row]
+    if not values:
+        return ['–'] * 3
+    stats = summarize({metric: [v[metric] for v in values] for metric in ('J', 'F', 'J&F')})
+    mark = '†' if any(v.get('constant_prediction') for v in values) else ''
+    cells = []
+    for metric in ('J', 'F', 'J&F'):
+        entry = stats[metric]
+        cells.append((f'{entry["mean"]:.2f}' if entry['std'] is None
+                      else f'{entry["mean"]:.2f} ± {entry["std"]:.2f}') + mark)
+    return cells
+
+
+def results_table(results: dict, quick: bool = False) -> str:
+    """A markdown table: one row per variant (and Spatial-BCE's Eq. 9 labels)."""
+    header = ['method', 'seeds', 'bg thr.']
+    for _, title in _COLUMNS:
+        header += [f'{title} J', 'F', 'J&F']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    notes = []
+    for name, by_seed in results.items():
+        rows = list(by_seed.values())
+        thresholds = sorted({row['threshold'] for row in rows})
+        marks = '*' if any(row['threshold_at_edge'] for row in rows) else ''
+        cells = [name, str(len(rows)), '/'.join(f'{t:g}' for t in thresholds) + marks]
+        for key, _ in _COLUMNS:
+            cells += _cell(rows, key)
+        lines.append('| ' + ' | '.join(cells) + ' |')
+        if 'eq9' in rows[0]:
+            eq9 = [name + ' (Eq. 9)', str(len(rows)), 'adaptive']
+            eq9 += _cell(rows, 'eq9') + _cell(rows, 'eq9_crf') + ['–'] * 6
+            lines.append('| ' + ' | '.join(eq9) + ' |')
+        sources = sorted({row['deeplab_labels'] for row in rows if 'deeplab_labels' in row})
+        deeplab_seeds = sum('deeplab' in row for row in rows)
+        if sources:
+            notes.append(f'{name}: DeepLab on its {"/".join(sources)} labels, '
+                         f'{deeplab_seeds} seed(s)')
+    if any(row['threshold_at_edge'] for by_seed in results.values()
+           for row in by_seed.values()):
+        notes.append('* the best background threshold lies at the edge of the sweep '
+                     f'({BG_THRESHOLDS[0]}-{BG_THRESHOLDS[-1]})')
+    if any(row.get('deeplab', {}).get('constant_prediction') for by_seed in results.values()
+           for row in by_seed.values()):
+        notes.append('† DeepLab predicted background everywhere: its schedule was too short '
+                     'to learn the classes')
+    if quick:
+        notes.insert(0, 'SMOKE TEST (--quick): tiny set and schedules; these figures check '
+                     'that the chain runs and are not results')
+    return '\n'.join(lines + [''] + [f'- {note}' for note in notes])
+
+
+def save_figure(pipeline: Pipeline, path: str, num_images: int = 4) -> None:
+    """CAM and pseudo-label overlays of a few validation images (first seed), with a legend."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    first_cfg = next(iter(models.values()))[0]
-    dataset = build_split(first_cfg, 'ImageSets/Segmentation/val.txt',
+    settings = pipeline.settings
+    seed = settings.seeds[0]
+    loaded = []
+    for variant in settings.variants:
+        stage2 = pipeline.stage2(variant, seed)
+        cfg = _config(variant.config, settings, osp.join(pipeline.root(seed, variant),
+                                                         'stage1'), seed)
+        loaded.append((variant, _load_model(cfg, stage2['checkpoint']), stage2['threshold']))
+    dataset = build_split(cfg, 'ImageSets/Segmentation/val.txt',
                           cam_tta_pipeline(settings.cam_scales, flip=True))
     picks = [i for i in range(len(dataset)) if len(dataset.get_data_info(i)['gt_label'])]
     picks = picks[:num_images]
@@ -312,23 +553,22 @@ def save_figure(models: dict, settings: PipelineSettings, path: str, num_images:
     palette = np.zeros((256, 3))
     palette[:len(classes)] = np.asarray(dataset.metainfo['palette'][:len(classes)]) / 255.0
     palette[VOID] = 1.0  # void drawn white
-    columns = 2 + 2 * len(models)
+    columns = 2 + 2 * len(loaded)
     fig, axes = plt.subplots(len(picks), columns, figsize=(2.2 * columns, 2.2 * len(picks) + 0.6),
                              squeeze=False)
-    loaded = {name: (_load_model(cfg, ckpt), res) for name, (cfg, ckpt, res) in models.items()}
     for row, index in enumerate(picks):
         info = dataset.get_data_info(index)
         views = dataset[index]
         image = views['inputs'][0].numpy()[::-1].transpose(1, 2, 0)  # BGR view -> RGB
         gt = load_label_png(info['seg_map_path'])
         panels = [(image, 'image'), (palette[gt], 'GT')]
-        for name, (model, res) in loaded.items():
+        for variant, model, threshold in loaded:
             record = tta_record(model, views, model.head.num_classes, info['gt_label'])
             heat = record.cams.max(axis=0) if len(record.labels) else np.zeros(gt.shape)
-            label = record_to_label(record, BackgroundRule(bg_threshold=res['threshold']),
+            label = record_to_label(record, BackgroundRule(bg_threshold=threshold),
                                     np.ascontiguousarray(image), TOY_CRF)
-            panels.append((heat, f'{name} CAM'))
-            panels.append((0.5 * image / 255.0 + 0.5 * palette[label], f'{name} PL+CRF'))
+            panels.append((heat, f'{variant.name}: CAM'))
+            panels.append((0.5 * image / 255.0 + 0.5 * palette[label], f'{variant.name}: PL+dCRF'))
         for col, (panel, title) in enumerate(panels):
             ax = axes[row, col]
             if panel.ndim == 2:
@@ -336,7 +576,7 @@ def save_figure(models: dict, settings: PipelineSettings, path: str, num_images:
                 ax.imshow(panel, cmap='jet', alpha=0.5, vmin=0, vmax=1)
             else:
                 ax.imshow(panel)
-            ax.set_title(title if row == 0 else '', fontsize=8)
+            ax.set_title(title if row == 0 else '', fontsize=7)
             ax.axis('off')
     handles = [Patch(facecolor=palette[index], edgecolor='grey', label=name)
                for index, name in enumerate(classes)]
@@ -357,8 +597,7 @@ def _ensure_toy_set(settings: PipelineSettings) -> None:
         _log(f'writing the toy set (style {settings.toy.style}) to {settings.data_root}')
         make_toy_voc(settings.data_root, settings.toy)
         return
-    with open(meta_path) as handle:
-        found = json.load(handle).get('generator', {})
+    found = _read_json(meta_path).get('generator', {})
     if found != wanted:
         changed = sorted(key for key in wanted if found.get(key) != wanted[key])
         raise ValueError(
@@ -367,55 +606,74 @@ def _ensure_toy_set(settings: PipelineSettings) -> None:
             '); pass another --data-root or delete that directory')
 
 
+def _check_work_dir(settings: PipelineSettings) -> None:
+    """Refuse to mix results of different settings in one work dir."""
+    path = osp.join(settings.work_dir, 'settings.json')
+    wanted = settings.fingerprint()
+    if osp.exists(path):
+        found = _read_json(path)
+        if found != wanted:
+            changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
+            raise ValueError(f'{settings.work_dir} holds results made with other settings '
+                             f'({", ".join(changed)} differ); pass another --work-dir')
+    else:
+        _write_json(path, wanted)
+
+
 def run_pipeline(settings: PipelineSettings) -> dict:
-    """Run every step (skipping finished ones); return the results and print the table."""
+    """Run every step (skipping finished ones); print and save the table and the figure."""
     start = time.time()
     _ensure_toy_set(settings)
-    models, results = {}, {}
-    for name in VARIANTS:
-        cfg, checkpoint = train_cam_model(name, settings)
-        result = pseudo_labels_for(name, cfg, checkpoint, settings)
-        result['deeplab'] = train_deeplab(name, result['pl_crf_dir'], settings)
-        if settings.refine is not None:
-            refined = refine_for(name, checkpoint, osp.join(
-                settings.work_dir, 'stage2', _slug(name), 'cams'), settings)
-            refined['method'] = REFINE_NAMES[settings.refine]
-            refined['deeplab'] = train_deeplab(f'{name}_{settings.refine}',
-                                               refined['pl_crf_dir'], settings)
-            result['refine'] = refined
-        models[name] = (cfg, checkpoint, result)
-        results[name] = result
-    table = results_table(results)
+    _check_work_dir(settings)
+    pipeline = Pipeline(settings)
+    results = pipeline.run()
+    table = results_table(results, settings.quick)
     figure = osp.join(settings.work_dir, 'overlays.png')
-    save_figure(models, settings, figure)
-    summary = {name: {k: res[k] for k in ('threshold', 'pl', 'pl_crf', 'deeplab', 'refine')
-                      if k in res}
-               for name, res in results.items()}
-    with open(osp.join(settings.work_dir, 'results.json'), 'w') as handle:
-        json.dump(summary, handle, indent=2, default=lambda v: np.asarray(v).tolist())
-    print(f'\n{table}\n\nfigure: {figure}\ntotal time: {time.time() - start:.0f} s')
+    save_figure(pipeline, figure)
+    compute = sum(row['seconds'] for by_seed in results.values() for row in by_seed.values())
+    _write_json(osp.join(settings.work_dir, 'results.json'),
+                dict(protocol=PROTOCOL, settings=settings.fingerprint(),
+                     results={name: {str(seed): row for seed, row in by_seed.items()}
+                              for name, by_seed in results.items()}))
+    text = (f'{table}\n\n{PROTOCOL}; figure: {figure}\n'
+            f'this run: {time.time() - start:.0f} s; recorded compute of all steps: '
+            f'{compute:.0f} s')
+    with open(osp.join(settings.work_dir, 'table.md'), 'w') as handle:
+        handle.write(text + '\n')
+    print(f'\n{text}')
     return dict(results=results, table=table, figure=figure)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true', help='small data, short schedules')
+    parser.add_argument('--quick', action='store_true',
+                        help='smoke run: small toy set, short schedules (figures mean nothing)')
+    parser.add_argument('--methods', nargs='+', choices=sorted(METHODS), default=['cam'],
+                        help='baselines to run, each without and with ISL/FSL')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0], help='training seeds')
+    parser.add_argument('--deeplab-seeds', nargs='*', type=int,
+                        help='seeds whose best labels train DeepLab (default: the first seed)')
+    parser.add_argument('--refine', action='store_true',
+                        help="also run each method's refinement network (IRN / AffinityNet)")
+    parser.add_argument('--style', choices=('texture', 'uniform'), default='texture',
+                        help="toy generator style: 'texture' (version 2) or 'uniform' (v1)")
     parser.add_argument('--work-dir', help='output directory')
     parser.add_argument('--data-root', help='toy set location (written when absent)')
-    parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workers', type=int, default=2, help='dCRF processes')
-    parser.add_argument('--refine', choices=['affinitynet', 'irn'],
-                        help='also refine the CAMs with AffinityNet or IRN (extra table rows)')
     args = parser.parse_args()
     register_all_modules(init_default_scope=False)
-    settings = PipelineSettings.quick_settings() if args.quick else PipelineSettings()
-    if args.work_dir:
-        settings.work_dir = args.work_dir
-    if args.data_root:
-        settings.data_root = args.data_root
-    settings.seed = args.seed
-    settings.workers = args.workers
-    settings.refine = args.refine
+    settings = (PipelineSettings.quick_settings() if args.quick else PipelineSettings())
+    settings.toy = ToyVOCConfig(**{**asdict(settings.toy), 'style': args.style})
+    if args.style == 'uniform':
+        settings.work_dir += '_uniform'
+        settings.data_root = settings.data_root.replace('_v2', '_v1')
+    settings.work_dir = args.work_dir or settings.work_dir
+    settings.data_root = args.data_root or settings.data_root
+    settings = PipelineSettings(**{**settings.__dict__, 'methods': tuple(args.methods),
+                                   'seeds': tuple(args.seeds), 'refine': args.refine,
+                                   'workers': args.workers,
+                                   'deeplab_seeds': tuple(args.deeplab_seeds)
+                                   if args.deeplab_seeds is not None else None})
     run_pipeline(settings)
 
 
