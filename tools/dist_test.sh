@@ -9,6 +9,11 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PYTHON=${PYTHON:-python}
+# One share of the CPU cores per process (torchrun would give each just one thread, and a
+# process left at all cores oversubscribes them); set OMP_NUM_THREADS to override.
+CORES=$(nproc 2>/dev/null || echo 1)
+PER_PROC=$(( CORES / ${NPROC:-1} ))
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( PER_PROC > 0 ? PER_PROC : 1 ))}
 TOOLS="$(cd "$(dirname "$0")" && pwd)"
 PYTHONPATH="$TOOLS/..:${PYTHONPATH:-}" \
 "$PYTHON" -m torch.distributed.run \

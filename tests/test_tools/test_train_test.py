@@ -1,6 +1,8 @@
 """tools/train.py, tools/test.py and tools/dist_train.sh as a user runs them."""
 
 import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -114,3 +116,18 @@ def test_cfg_options_name_list_items_by_type():
         merge_cfg_options(cfg, {'train_dataloader.dataset.pipeline.LoadCam.cam_dir': 'x'})
     with pytest.raises(KeyError, match="has no 'train_loader'"):
         merge_cfg_options(cfg, {'train_loader.dataset.pipeline.LoadCAMFromFile.cam_dir': 'x'})
+
+
+@pytest.mark.parametrize('script', ['tools/dist_train.sh', 'tools/dist_test.sh'])
+def test_dist_scripts_give_each_process_a_share_of_the_cores(tmp_path, script):
+    fake = tmp_path / 'python'
+    fake.write_text('#!/bin/sh\necho "OMP=$OMP_NUM_THREADS"\n')
+    fake.chmod(0o755)
+    args = ['bash', script, 'cfg.py', *(['ckpt.pth'] if 'test' in script else []), '2']
+    env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
+    out = subprocess.run(args, cwd=REPO, env={**env, 'PYTHON': str(fake)},
+                         capture_output=True, text=True, check=True).stdout
+    assert f'OMP={max(1, len(os.sched_getaffinity(0)) // 2)}' in out  # nproc's count
+    out = subprocess.run(args, cwd=REPO, env={**env, 'PYTHON': str(fake), 'OMP_NUM_THREADS': '3'},
+                         capture_output=True, text=True, check=True).stdout
+    assert 'OMP=3' in out, 'an explicit setting wins'
