@@ -313,18 +313,21 @@ class Pipeline:
         root = self.root(seed, variant)
         cfg = _config(variant.config, self.settings, osp.join(root, 'stage1'), seed)
         if METHODS[variant.method].spatial_bce:
-            baseline = self.stage2(Variant('cam', False), seed)
-            q_file = osp.join(root, 'q_init.npz')
-            if not osp.exists(q_file):
-                ids = [sample_id for sample_id, _ in self._samples(cfg)]
-                save_q_file(q_file, ratios_from_label_dir(baseline['pl_crf_dir'], ids,
-                                                          cfg.model.head.num_classes))
-            merge_cfg_options(cfg, {
-                'model.backbone.init_cfg.checkpoint': baseline['checkpoint'],
-                'custom_hooks.QUpdateHook.q_file': q_file,
-            })
+            merge_cfg_options(cfg, self.spatial_bce_start(cfg, seed))
         checkpoint = _train_once(cfg, self.settings.cam_iters, f'{variant.name} seed {seed}')
         return cfg, checkpoint
+
+    def spatial_bce_start(self, cfg: Config, seed: int) -> dict[str, str]:
+        """Named options that start Spatial-BCE from the seed's CAM baseline: its backbone
+        and the initial Q of its dCRF pseudo-labels (written once per seed)."""
+        baseline = self.stage2(Variant('cam', False), seed)
+        q_file = osp.join(self.settings.work_dir, f'seed{seed}', 'q_init.npz')
+        if not osp.exists(q_file):
+            ids = [sample_id for sample_id, _ in self._samples(cfg)]
+            save_q_file(q_file, ratios_from_label_dir(baseline['pl_crf_dir'], ids,
+                                                      cfg.model.head.num_classes))
+        return {'model.backbone.init_cfg.checkpoint': baseline['checkpoint'],
+                'custom_hooks.QUpdateHook.q_file': q_file}
 
     def _samples(self, cfg: Config) -> list[tuple[str, str]]:
         if self.samples is None:
