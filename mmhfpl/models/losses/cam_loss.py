@@ -14,16 +14,43 @@ them (GAP BCE, ISL, FSL, ...) is drop-in in ``CAMHead(losses=[...])``,
 ``SpatialBCEHead(extra_losses=[...])`` or SEAM's head.
 """
 
+import functools
+import inspect
+
 from torch import Tensor, nn
 
 
 class WSSSLoss(nn.Module):
     """Base of every registered mmhfpl loss (see the module docstring).
 
+    An unknown keyword at construction (a misspelt option in a config) is an error naming
+    the loss and its options, raised when the model is built; losses that take arbitrary
+    keywords (``**kwargs``) check them themselves.
+
     Args:
         loss_weight: Factor applied to the loss.
         loss_name: Key of the loss in the returned dict (must start with ``loss``).
     """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get('__init__')
+        if init is None:
+            return
+        parameters = inspect.signature(init).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return
+        options = [p.name for p in parameters if p.name != 'self']
+
+        @functools.wraps(init)
+        def checked_init(self, *args, **kw) -> None:
+            unknown = sorted(set(kw) - set(options))
+            if unknown:
+                raise TypeError(f'{type(self).__name__} got unknown options {unknown}; its '
+                                f'options are {", ".join(options)}')
+            init(self, *args, **kw)
+
+        cls.__init__ = checked_init
 
     def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss') -> None:
         super().__init__()

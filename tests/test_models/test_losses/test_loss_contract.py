@@ -2,6 +2,7 @@
 
 import inspect
 
+import pytest
 import torch
 
 import mmhfpl.models.losses as losses
@@ -21,6 +22,10 @@ def test_every_registered_loss_follows_the_contract():
         assert issubclass(cls, WSSSLoss), cls
         loss = cls(loss_weight=0.5, loss_name='loss_x')
         assert loss.loss_name == 'loss_x' and loss.loss_weight == 0.5
+        # A misspelt option fails when the model is built, naming the loss and its options.
+        with pytest.raises(TypeError, match=rf'{cls.__name__} got unknown options '
+                                            r"\['loss_wieght'\]; its options .*loss_weight"):
+            MODELS.build(dict(type=f'mmhfpl.{cls.__name__}', loss_wieght=0.5))
     cam_losses = {cls.__name__ for cls in registered if issubclass(cls, CAMLoss)}
     assert cam_losses == {'GAPBCELoss', 'ImportanceSamplingLoss', 'FeatureSimilarityLoss'}
     assert set(losses.__all__) >= {'WSSSLoss', 'CAMLoss'}
