@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -275,18 +274,6 @@ def dense_crf_labels(
     return posterior.argmax(axis=0).reshape(height, width).astype(labels.dtype)
 
 
-def _single_threaded() -> None:
-    """Pool initializer: one thread per worker for the libraries the parent loaded.
-
-    ``num_workers`` processes each running torch's or OpenCV's thread pools would
-    oversubscribe the cores (a forked worker inherits the parent's thread settings).
-    """
-    if 'torch' in sys.modules:
-        sys.modules['torch'].set_num_threads(1)
-    if 'cv2' in sys.modules:
-        sys.modules['cv2'].setNumThreads(1)
-
-
 def crf_map(
     func: Callable[[T], R],
     jobs: Iterable[T],
@@ -327,7 +314,7 @@ def crf_map(
     if num_workers <= 1:
         return [func(job) for job in track(jobs, total, progress)]
     context = multiprocessing.get_context(start_method)
-    pool = context.Pool(processes=num_workers, initializer=_single_threaded)
+    pool = context.Pool(processes=num_workers)
     try:
         results = list(track(pool.imap(func, jobs, chunksize=chunksize), total, progress))
     except BaseException:

@@ -236,18 +236,3 @@ def test_crf_map_inline_and_pool_agree():
     with pytest.raises(RuntimeError, match='job 2 failed'):
         crf_map(fail_on_two, range(4), num_workers=2, start_method='fork')
 
-
-def _threads(_job: int) -> int:
-    import torch
-    return torch.get_num_threads()
-
-
-def test_pool_workers_run_single_threaded():
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        assert crf_map(_threads, [0], num_workers=1) == [2], 'inline work keeps the threads'
-        assert crf_map(_threads, [0, 1], num_workers=2, start_method='fork') == [1, 1]
-    finally:
-        torch.set_num_threads(before)
