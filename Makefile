@@ -3,6 +3,9 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 PY = "$(VENV)/bin/python"
+# OpenMP threads spin briefly before sleeping, so jobs sharing the CPU (the suite beside a
+# demo, dCRF workers) do not slow each other down tenfold (benchmarks/bench_oversubscription.py).
+export GOMP_SPINCOUNT ?= 10000
 TOY_ROOT ?= data/toy_voc_v2
 DEMO_DIR ?= work_dirs/pipeline_toy_v2
 

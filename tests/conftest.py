@@ -1,17 +1,24 @@
 """Shared fixtures: a small generated toy set and helpers to run the tools."""
 
-import importlib.util
 import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
-from types import ModuleType
 
-import numpy as np
-import pytest
+# OpenMP threads that wait spin only briefly before they sleep, in this process and the tools
+# the tests launch: with GNU OpenMP's default (300,000 spins) two or three torch processes on
+# 2 cores ran up to 10x slower each instead of 2-3x (benchmarks/bench_oversubscription.py);
+# alone it costs about 3 %. Set before torch is imported, which reads it once.
+os.environ.setdefault('GOMP_SPINCOUNT', '10000')
 
-from mmhfpl.structures import CAMRecord, load_label_png, save_cam_file
+import importlib.util  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import ModuleType  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mmhfpl.structures import CAMRecord, load_label_png, save_cam_file  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TOY_CONFIG = str(REPO / 'configs/toy/multilabel_r18_toy.py')

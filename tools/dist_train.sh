@@ -14,6 +14,8 @@ PYTHON=${PYTHON:-python}
 CORES=$(nproc 2>/dev/null || echo 1)
 PER_PROC=$(( CORES / ${NPROC:-1} ))
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( PER_PROC > 0 ? PER_PROC : 1 ))}
+# Waiting OpenMP threads spin briefly, then sleep (benchmarks/bench_oversubscription.py).
+export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-10000}
 TOOLS="$(cd "$(dirname "$0")" && pwd)"
 PYTHONPATH="$TOOLS/..:${PYTHONPATH:-}" \
 "$PYTHON" -m torch.distributed.run \
