@@ -1,5 +1,6 @@
 """Progress of long loops: mmengine's ``ProgressBar``, ended with a newline."""
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -18,7 +19,7 @@ def track(items: Iterable[T], total: int, enabled: bool = True) -> Iterator[T]:
     if not enabled or total <= 0:
         yield from items
         return
-    bar = ProgressBar(total)
+    bar = ProgressBar(total, file=sys.stdout)  # today's stdout (redirections apply)
     try:
         for item in items:
             yield item

@@ -331,3 +331,21 @@ def test_evaluation_errors_name_the_file(tmp_path):
     save_label_png(tmp_path / 'a.png', np.zeros((3, 3), dtype=np.uint8))
     with pytest.raises(ValueError, match=r'a\.png: size \(3, 3\) differs'):
         evaluate_label_dir(str(tmp_path), samples, 21)
+
+
+def test_long_loops_show_progress_and_end_their_line(tmp_path, capfd):
+    save_cam_file(tmp_path / 'cams' / 'a.npz', _record())
+    save_cam_file(tmp_path / 'cams' / 'b.npz', _record())
+    image = np.zeros((2, 3, 3), dtype=np.uint8)
+    for name in ('a', 'b'):
+        Image.fromarray(image).save(tmp_path / f'{name}.jpg')
+    capfd.readouterr()
+    make_pseudo_labels(str(tmp_path / 'cams'), ['a', 'b'], str(tmp_path / 'pl'),
+                       BackgroundRule(bg_threshold=0.4), image_dir=str(tmp_path),
+                       crf=CRFConfig(), num_workers=2)
+    out = capfd.readouterr().out
+    assert '2/2' in out and 'elapsed' in out, 'an mmengine progress bar over the labels'
+    assert out.endswith('\n'), 'the bar ends its line, so the next log line starts fresh'
+    make_pseudo_labels(str(tmp_path / 'cams'), ['a', 'b'], str(tmp_path / 'quiet'),
+                       BackgroundRule(bg_threshold=0.4), progress=False)
+    assert 'elapsed' not in capfd.readouterr().out

@@ -16,6 +16,8 @@ def test_quick_pipeline_end_to_end_and_resume(tmp_path):
                str(work), '--data-root', str(data)]
     first = run_tool(command, timeout=900)
     assert 'SMOKE TEST (--quick)' in first.stdout
+    # Each of the two DeepLab runs validates once (mmseg's metrics carry aAcc).
+    assert (first.stdout + first.stderr).count('aAcc:') == 2
     assert '| CAM | 1 |' in first.stdout and '| CAM+ISL/FSL | 1 |' in first.stdout
     saved = json.loads((work / 'results.json').read_text())
     assert saved['protocol'].startswith('toy-v2 protocol')
