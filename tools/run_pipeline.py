@@ -425,6 +425,10 @@ class Pipeline:
                                                         seg_map_path=label_dir)
         if self.settings.deeplab_iters is not None:
             _set_iters(cfg, self.settings.deeplab_iters)
+        # Checkpoints every quarter of the schedule (the newest kept), so an interrupted
+        # DeepLab resumes where it stopped instead of at iteration 0.
+        cfg.default_hooks.checkpoint.interval = max(1, cfg.train_cfg.max_iters // 4)
+        cfg.default_hooks.checkpoint.max_keep_ckpts = 1
         # No validation inside training (IterBasedTrainLoop would also validate at the last
         # iteration): one validation below, whose metrics are kept.
         cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
