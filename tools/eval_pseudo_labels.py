@@ -33,6 +33,8 @@ def parse_args() -> argparse.Namespace:
                         default=[0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5])
     parser.add_argument('--alphas', type=float, nargs='+',
                         help='sweep (1 - max CAM)^alpha backgrounds instead')
+    parser.add_argument('--bg-scales', type=float, nargs='+',
+                        help='sweep factors of the stored background map (SIPE) instead')
     parser.add_argument('--void-excluded', action='store_true',
                         help='exclude GT void pixels from F instead of treating them as bg')
     parser.add_argument('--json', help='write the results to this file')
@@ -52,7 +54,12 @@ def main() -> None:
         rows = [dict(name=args.labels, **evaluate_label_dir(args.labels, samples, num_classes,
                                                             **options))]
     else:
-        if args.alphas:
+        if args.alphas and args.bg_scales:
+            raise SystemExit('give --alphas or --bg-scales, not both')
+        if args.bg_scales:
+            rules = [BackgroundRule(bg_scale=k) for k in args.bg_scales]
+            names = [f'bg_scale={k:g}' for k in args.bg_scales]
+        elif args.alphas:
             rules = [BackgroundRule(alpha=a) for a in args.alphas]
             names = [f'alpha={a:g}' for a in args.alphas]
         else:

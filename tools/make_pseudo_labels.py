@@ -5,6 +5,7 @@ Examples:
         --bg-threshold 0.3
     python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --alpha 4 --crf --workers 8
     python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --adaptive   # seed 003 Eq. 9
+    python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --bg-scale 1  # SIPE
 
 The config's test dataset (or --ann-file) names the images. Existing PNGs are kept, so an
 interrupted run resumes.
@@ -36,6 +37,8 @@ def parse_args() -> argparse.Namespace:
     rule.add_argument('--alpha', type=float, help='background (1 - max CAM)^alpha')
     rule.add_argument('--adaptive', action='store_true',
                       help='per-class thresholds stored with the CAMs (Spatial-BCE)')
+    rule.add_argument('--bg-scale', type=float,
+                      help='the background map stored with the CAMs (SIPE) times this factor')
     parser.add_argument('--raw-probs', action='store_true',
                         help='--adaptive: compare the thresholds with the raw probabilities '
                              '(the training rule) instead of max-normalised ones (the authors\' '
@@ -68,7 +71,8 @@ def main() -> None:
     crf = (CRFConfig(**kernels, iterations=args.crf_iterations,
                      scale_factor=args.crf_scale_factor) if args.crf else None)
     rule = BackgroundRule(bg_threshold=args.bg_threshold, alpha=args.alpha,
-                          adaptive=args.adaptive, normalize=not args.raw_probs)
+                          adaptive=args.adaptive, normalize=not args.raw_probs,
+                          bg_scale=args.bg_scale)
     counts = make_pseudo_labels(args.cams, [image_id(info['img_path']) for info in infos],
                                 args.out_dir, rule, image_dir=image_dirs.pop(),
                                 image_suffix=suffixes.pop(), crf=crf, num_workers=args.workers)

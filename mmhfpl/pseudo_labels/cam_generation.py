@@ -6,7 +6,8 @@ two ``RandomFlip`` states), so every view comes out of the data pipeline with it
 upsampled to the original image size and un-flipped. The views are then combined as the
 authors of the model combine them (:data:`CAM_FUSIONS`: IRN's rectified sum and max
 normalisation for CAM heads, SEAM's min-max normalised sum, Spatial-BCE's sigmoid of the
-mean logits with TTA-averaged thresholds) and restricted to the image's labelled classes
+mean logits with TTA-averaged thresholds, SIPE's max-normalised sum of IS-CAMs with their
+background) and restricted to the image's labelled classes
 (:func:`tta_record`). Results go to one ``.npz`` per image
 (:mod:`mmhfpl.pseudo_labels.cam_io`), written atomically; existing files are skipped,
 so a killed run resumes where it stopped. Under a distributed launcher each rank
@@ -75,8 +76,12 @@ def cam_tta_pipeline(scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True
 #:   without rectification, then ReLU and min-max normalisation per class;
 #: * ``'spatial_bce'`` (:class:`~mmhfpl.models.heads.SpatialBCEHead`; Spatial-BCE
 #:   ``make_cam.py``): the views' logits upsampled and averaged, then one sigmoid; the
-#:   record holds these probabilities and the views' thresholds averaged in logit space.
-CAM_FUSIONS = ('irn', 'seam', 'spatial_bce')
+#:   record holds these probabilities and the views' thresholds averaged in logit space;
+#: * ``'sipe'`` (:class:`~mmhfpl.models.classifiers.SIPE`; SIPE ``make_cam.py``): the
+#:   views' IS-CAMs (``cam``) and IS-CAM backgrounds (``cam_background``) upsampled to
+#:   the image size and summed, each map divided by its maximum + 1e-5; the record holds
+#:   the background map too.
+CAM_FUSIONS = ('irn', 'seam', 'spatial_bce', 'sipe')
 
 
 def cam_fusion_of(model: torch.nn.Module) -> str:
@@ -89,12 +94,13 @@ def cam_fusion_of(model: torch.nn.Module) -> str:
     return fusion
 
 
-def _view_cams(model: torch.nn.Module, views: dict, cam_key: str, via_input: bool = False
-               ) -> Iterator[tuple[Tensor, DataSample]]:
-    """(C, H, W) un-flipped CAM at the original size and the data sample of every view.
+def _view_cams(model: torch.nn.Module, views: dict, keys: Sequence[str],
+               via_input: bool = False) -> Iterator[tuple[list[Tensor], DataSample]]:
+    """Un-flipped maps (C, H, W) at the original size of every view and its data sample.
 
-    With ``via_input`` each CAM is first upsampled to its view's input size with
-    ``align_corners=True`` (SEAM's network does so before returning its CAMs).
+    ``keys`` name the data-sample fields to read (the CAM first); with ``via_input`` each
+    map is first upsampled to its view's input size with ``align_corners=True`` (SEAM's
+    network does so before returning its CAMs).
     """
     ori_shape = tuple(views['data_samples'][0].ori_shape)
     by_size: dict[tuple, list[int]] = {}
@@ -104,16 +110,19 @@ def _view_cams(model: torch.nn.Module, views: dict, cam_key: str, via_input: boo
         batch = dict(inputs=[views['inputs'][i] for i in indices],
                      data_samples=[views['data_samples'][i] for i in indices])
         for sample in model.test_step(batch):
-            cam = getattr(sample, cam_key, None)
-            if cam is None:
-                raise KeyError(f'{type(model).__name__}.predict sets no {cam_key!r} field')
-            cam = cam[None].float().cpu()
-            if via_input:
-                cam = F.interpolate(cam, size=size[-2:], mode='bilinear', align_corners=True)
-            cam = F.interpolate(cam, size=ori_shape, mode='bilinear', align_corners=False)[0]
-            if sample.metainfo.get('flip', False):
-                cam = cam.flip(-1)
-            yield cam, sample
+            maps = []
+            for key in keys:
+                cam = getattr(sample, key, None)
+                if cam is None:
+                    raise KeyError(f'{type(model).__name__}.predict sets no {key!r} field')
+                cam = cam[None].float().cpu()
+                if via_input:
+                    cam = F.interpolate(cam, size=size[-2:], mode='bilinear',
+                                        align_corners=True)
+                cam = F.interpolate(cam, size=ori_shape, mode='bilinear',
+                                    align_corners=False)[0]
+                maps.append(cam.flip(-1) if sample.metainfo.get('flip', False) else cam)
+            yield maps, sample
 
 
 @torch.no_grad()
@@ -128,9 +137,14 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
     fusion = cam_fusion_of(model)
     labels = np.sort(np.asarray(labels, dtype=np.int64))
     total = torch.zeros(num_classes, *views['data_samples'][0].ori_shape)
+    background = torch.zeros(1, *views['data_samples'][0].ori_shape)
+    keys = (cam_key, 'cam_background') if fusion == 'sipe' else (cam_key, )
     threshold_logits, count = [], 0
-    for cam, sample in _view_cams(model, views, cam_key, via_input=fusion == 'seam'):
+    for maps, sample in _view_cams(model, views, keys, via_input=fusion == 'seam'):
+        cam = maps[0]
         total += cam.clamp(min=0) if fusion == 'irn' else cam
+        if fusion == 'sipe':
+            background += maps[1]
         count += 1
         if fusion != 'spatial_bce':
             if 'thresholds' in sample:
@@ -148,6 +162,9 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
         return CAMRecord(cams=max_normalize(cams).numpy(), labels=labels)
     if fusion == 'seam':
         return CAMRecord(cams=min_max_normalize(cams).numpy(), labels=labels)
+    if fusion == 'sipe':
+        return CAMRecord(cams=max_normalize(cams).numpy(), labels=labels,
+                         background=max_normalize(background)[0].numpy())
     thresholds = torch.sigmoid(torch.stack(threshold_logits).mean(dim=0)).numpy()
     probs = torch.sigmoid(cams / count).numpy()
     return CAMRecord(cams=probs, labels=labels, thresholds=thresholds[labels])

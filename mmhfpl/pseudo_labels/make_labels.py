@@ -1,6 +1,6 @@
 """Pseudo-label maps from CAM files, optionally refined by a dense CRF.
 
-Background is decided in one of three ways:
+Background is decided in one of four ways:
 
 * ``bg_threshold=t``: a constant background score t competes with the CAMs (the usual
   "bg threshold" of CAM evaluation);
@@ -11,7 +11,10 @@ Background is decided in one of three ways:
   maximum over the pixels where it is that class, and the pixel takes c* if the
   normalised value exceeds t_c*, else background. ``normalize=False`` compares the raw
   probabilities: argmax_c (p_c - t_c) if that is > 0, else background, exactly the
-  decision rule the network was trained with.
+  decision rule the network was trained with;
+* ``bg_scale=k``: the model's own background map stored with the CAMs (SIPE's IS-CAM
+  background channel) times k competes with the class maps (SIPE: k = 1 for its CAM
+  labels, 0.5 for the confident background of its IRN seeds).
 
 With ``crf`` set, the background and class scores (normalised per pixel) are refined by
 :func:`mmhfpl.pseudo_labels.crf.dense_crf` before the argmax. Adaptive labels are refined as
@@ -43,7 +46,7 @@ LABEL_CRF_GT_PROB = 0.7
 
 @dataclass(frozen=True)
 class BackgroundRule:
-    """How background competes with the CAMs (exactly one of the three is set).
+    """How background competes with the CAMs (exactly one of the four is set).
 
     ``normalize`` applies to ``adaptive`` only: keep each pixel's top class and divide each
     class map by its maximum before comparing it with the threshold (the authors'
@@ -54,11 +57,13 @@ class BackgroundRule:
     alpha: float | None = None
     adaptive: bool = False
     normalize: bool = True
+    bg_scale: float | None = None
 
     def __post_init__(self) -> None:
-        chosen = (self.bg_threshold is not None) + (self.alpha is not None) + self.adaptive
+        chosen = ((self.bg_threshold is not None) + (self.alpha is not None) + self.adaptive
+                  + (self.bg_scale is not None))
         if chosen != 1:
-            raise ValueError('set exactly one of bg_threshold, alpha and adaptive')
+            raise ValueError('set exactly one of bg_threshold, alpha, adaptive and bg_scale')
 
 
 def adaptive_normalized(probs: np.ndarray, eps: float = 1e-8) -> np.ndarray:
@@ -83,15 +88,25 @@ def _peak(cams: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
 
 
 def scores_with_background(cams: np.ndarray | torch.Tensor, rule: BackgroundRule,
-                           thresholds: np.ndarray | None = None
+                           thresholds: np.ndarray | None = None,
+                           background: np.ndarray | torch.Tensor | None = None
                            ) -> np.ndarray | torch.Tensor:
     """(L + 1, H, W) scores: background by ``rule``, then the L class maps.
 
     The one home of the background rules: pseudo-labels, the seed labels of AffinityNet and
     IRN, their ``predict`` and the Q updates all call it. ``cams`` may be a numpy array or a
     tensor (the result is of the same kind); ``thresholds`` (L,) are needed by the adaptive
-    rule, whose class channels are the margins p - t (see the module docstring).
+    rule, whose class channels are the margins p - t (see the module docstring), and the
+    stored ``background`` map (H, W) by the ``bg_scale`` rule.
     """
+    if rule.bg_scale is not None:
+        if background is None:
+            raise ValueError('bg_scale needs a background map, but the CAMs have none (only '
+                             'models that predict background, e.g. SIPE, store one)')
+        if isinstance(cams, torch.Tensor):
+            background = torch.as_tensor(background, dtype=cams.dtype, device=cams.device)
+            return torch.cat([rule.bg_scale * background[None], cams])
+        return np.concatenate([(rule.bg_scale * background[None]).astype(cams.dtype), cams])
     if rule.adaptive:
         if isinstance(cams, torch.Tensor):
             raise TypeError('the adaptive rule labels CAM records (numpy arrays), got a tensor')
@@ -114,7 +129,7 @@ def scores_with_background(cams: np.ndarray | torch.Tensor, rule: BackgroundRule
 
 def class_scores(record: CAMRecord, rule: BackgroundRule) -> np.ndarray:
     """(L + 1, H, W) scores of a CAM record: background first, then the labelled classes."""
-    return scores_with_background(record.cams, rule, record.thresholds)
+    return scores_with_background(record.cams, rule, record.thresholds, record.background)
 
 
 def record_to_label(record: CAMRecord, rule: BackgroundRule, image: np.ndarray | None = None,

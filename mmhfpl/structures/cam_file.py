@@ -8,7 +8,9 @@
 * ``labels``: (L,) int64, their 0-based foreground class indices (class ``c`` is label
   ``c + 1`` in a segmentation map), sorted ascending;
 * ``thresholds``: (L,) float32, optional per-class adaptive thresholds of models that
-  predict them (Spatial-BCE, seed 003 Eq. 9), in the same probability space as ``cams``.
+  predict them (Spatial-BCE, seed 003 Eq. 9), in the same probability space as ``cams``;
+* ``background``: (H, W) float16, optional background map of models that predict one
+  (SIPE's IS-CAM background channel), normalised like ``cams``.
 
 float16 halves the disk footprint (VOC train_aug at float32 would need about 12 GB);
 its resolution (~5e-4 near 1) is far below any threshold step used on CAMs.
@@ -34,6 +36,7 @@ class CAMRecord:
     cams: np.ndarray
     labels: np.ndarray
     thresholds: np.ndarray | None = None
+    background: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.cams.ndim != 3:
@@ -43,6 +46,9 @@ class CAMRecord:
         if self.thresholds is not None and self.thresholds.shape != self.labels.shape:
             raise ValueError(f'thresholds of shape {self.thresholds.shape} do not match '
                              f'labels of shape {self.labels.shape}')
+        if self.background is not None and self.background.shape != self.cams.shape[1:]:
+            raise ValueError(f'background of shape {self.background.shape} does not match '
+                             f'CAMs of size {self.cams.shape[1:]}')
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -55,6 +61,8 @@ def save_cam_file(path: str | os.PathLike, record: CAMRecord) -> None:
                   labels=record.labels.astype(np.int64))
     if record.thresholds is not None:
         arrays['thresholds'] = record.thresholds.astype(np.float32)
+    if record.background is not None:
+        arrays['background'] = record.background.astype(np.float16)
 
     def write(tmp: str) -> None:
         with open(tmp, 'wb') as handle:
@@ -89,7 +97,9 @@ def load_cam_file(path: str | os.PathLike) -> CAMRecord:
             record = CAMRecord(
                 cams=data['cams'].astype(np.float32), labels=data['labels'].astype(np.int64),
                 thresholds=(data['thresholds'].astype(np.float32)
-                            if 'thresholds' in data.files else None))
+                            if 'thresholds' in data.files else None),
+                background=(data['background'].astype(np.float32)
+                            if 'background' in data.files else None))
     except FileNotFoundError:
         raise FileNotFoundError(f'CAM file not found: {path}') from None
     except CAMFileError:

@@ -73,6 +73,19 @@ def test_cam_file_round_trip_and_errors(tmp_path):
         load_cam_file(tmp_path / 'missing.npz')
     with pytest.raises(ValueError, match='labels'):
         CAMRecord(cams=cams, labels=np.array([1]))
+    # The optional background map of models that predict one (SIPE).
+    background = np.random.default_rng(1).random((5, 7)).astype(np.float32)
+    save_cam_file(tmp_path / 'b.npz', CAMRecord(cams=cams, labels=np.array([1, 4]),
+                                                background=background))
+    back = load_cam_file(tmp_path / 'b.npz')
+    np.testing.assert_allclose(back.background, background, atol=5e-4)
+    assert back.thresholds is None and load_cam_file(tmp_path / 'a.npz').background is None
+    with pytest.raises(ValueError, match='background of shape'):
+        CAMRecord(cams=cams, labels=np.array([1, 4]), background=background[:4])
+    np.savez(tmp_path / 'badbg.npz', cams=cams.astype(np.float16), labels=np.array([1, 4]),
+             background=np.zeros((3, 3), np.float16))
+    with pytest.raises(ValueError, match='badbg.npz: invalid CAM file.*background'):
+        load_cam_file(tmp_path / 'badbg.npz')
 
 
 @pytest.fixture
@@ -147,8 +160,8 @@ def test_spatial_bce_tta_and_eq9_labels_follow_the_authors_inference(toy_tta_dat
         assert (ours == expected).mean() > 0.999, index
         assert len(np.unique(expected)) == 3, 'the example exercises both classes'
         # The rule mmhfpl had before (per-view sigmoid, no top-class mask) differs here.
-        probs = np.mean([torch.sigmoid(cam).numpy() for cam, _ in
-                         generation_module._view_cams(model, views, 'cam')], axis=0)[labels]
+        probs = np.mean([torch.sigmoid(maps[0]).numpy() for maps, _ in
+                         generation_module._view_cams(model, views, ['cam'])], axis=0)[labels]
         old = CAMRecord(cams=probs / probs.max(axis=(1, 2), keepdims=True), labels=labels,
                         thresholds=record.thresholds)
         agree_old.append((record_to_label(old, BackgroundRule(adaptive=True, normalize=False))
@@ -240,6 +253,22 @@ def test_background_rules_by_hand():
     no_thresholds = CAMRecord(cams=record.cams, labels=record.labels)
     with pytest.raises(ValueError, match='has none'):
         record_to_label(no_thresholds, BackgroundRule(adaptive=True))
+    # The stored background map times bg_scale (SIPE): [[.5, .2]] vs [[.9, .5]], [[.1, .45]].
+    stored = CAMRecord(cams=record.cams, labels=record.labels,
+                       background=np.array([[0.95, 0.2]], np.float32))
+    np.testing.assert_array_equal(record_to_label(stored, BackgroundRule(bg_scale=1.0)),
+                                  [[0, 3]])
+    np.testing.assert_array_equal(record_to_label(stored, BackgroundRule(bg_scale=0.5)),
+                                  [[3, 3]])
+    np.testing.assert_allclose(
+        scores_with_background(torch.from_numpy(stored.cams), BackgroundRule(bg_scale=0.5),
+                               background=stored.background).numpy(),
+        scores_with_background(stored.cams, BackgroundRule(bg_scale=0.5),
+                               background=stored.background), rtol=1e-6)
+    with pytest.raises(ValueError, match='bg_scale needs a background map'):
+        record_to_label(no_thresholds, BackgroundRule(bg_scale=1.0))
+    with pytest.raises(ValueError, match='exactly one'):
+        BackgroundRule(bg_threshold=0.3, bg_scale=1.0)
 
 
 def test_adaptive_crf_refines_the_hard_eq9_labels_with_the_label_dcrf():

@@ -101,3 +101,42 @@ def test_raw_probs_needs_the_adaptive_rule(tmp_path):
         run_tool([sys.executable, 'tools/make_pseudo_labels.py', CAM_CONFIG, '--cams',
                   str(tmp_path), '--out-dir', str(tmp_path / 'out'), '--bg-threshold', '0.3',
                   '--raw-probs'])
+
+
+def test_sipe_cams_keep_their_background_through_the_tools(tmp_path, toy_root):
+    """generate_cams.py fuses SIPE's flip pairs and stores the IS-CAM background, which
+    make_pseudo_labels.py --bg-scale and eval_pseudo_labels.py --bg-scales use."""
+    config = str(REPO / 'configs/sipe/sipe_r18_toy.py')
+    cfg = Config.fromfile(config)
+    with DefaultScope.overwrite_default_scope('mmhfpl'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model).eval()
+        with torch.no_grad():
+            model.head.conv_cls.weight.normal_(0, 0.3)
+    checkpoint = tmp_path / 'sipe.pth'
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    options = ['--cfg-options', f'test_dataloader.dataset.data_root={toy_root}']
+    cams = tmp_path / 'cams'
+    run_tool([sys.executable, 'tools/generate_cams.py', config, str(checkpoint), '--out-dir',
+              str(cams), '--scales', '1.0', *options])
+    cfg.merge_from_dict({'test_dataloader.dataset.data_root': toy_root})
+    dataset = build_split(cfg, None, cam_tta_pipeline((1.0, ), True))
+    labelled = 0
+    for index in range(len(dataset)):
+        name = os.path.basename(dataset.get_data_info(index)['img_path'])[:-4] + '.npz'
+        record = load_cam_file(cams / name)
+        assert record.background.shape == record.image_size
+        expected = tta_record(model, dataset[index], 6, record.labels)
+        np.testing.assert_allclose(record.background, expected.background, atol=1e-3)
+        np.testing.assert_allclose(record.cams, expected.cams, atol=1e-3)
+        labelled += len(record.labels) > 0
+    assert labelled > 0
+    labels = tmp_path / 'labels'
+    run_tool([sys.executable, 'tools/make_pseudo_labels.py', config, '--cams', str(cams),
+              '--out-dir', str(labels), '--bg-scale', '1', *options])
+    assert len(os.listdir(labels)) == 8
+    report = tmp_path / 'sweep.json'
+    run_tool([sys.executable, 'tools/eval_pseudo_labels.py', config, '--cams', str(cams),
+              '--bg-scales', '1', '0.5', '--json', str(report), *options])
+    rows = json.loads(report.read_text())
+    assert [row['name'] for row in rows] == ['bg_scale=1', 'bg_scale=0.5']

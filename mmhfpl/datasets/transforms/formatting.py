@@ -26,7 +26,8 @@ class PackAffinityInputs(BaseTransform):
       training, GT masks at test time (for J / F evaluation of the refined labels);
     * ``gt_affinity`` (PixelData (P, h, w) uint8) from ``gt_affinity`` (pair labels);
     * ``cams`` (PixelData (L, H, W) float32) and ``cam_labels`` (tensor (L,) int64) from
-      ``LoadCAMFromFile`` (inference input).
+      ``LoadCAMFromFile`` (inference input), and ``cam_background`` (PixelData (1, H, W)
+      float32) when the CAM file holds a background map.
 
     Args:
         meta_keys: Keys of ``results`` copied into the sample's metainfo when present.
@@ -51,6 +52,9 @@ class PackAffinityInputs(BaseTransform):
             sample.cams = PixelData(data=torch.from_numpy(cams))
             sample.cam_labels = torch.as_tensor(np.asarray(results['cam_labels'],
                                                            dtype=np.int64))
+        if 'cam_background' in results:
+            background = np.ascontiguousarray(results['cam_background'], dtype=np.float32)
+            sample.cam_background = PixelData(data=torch.from_numpy(background[None]))
         sample.set_metainfo({key: results[key] for key in self.meta_keys if key in results})
         return dict(inputs=inputs, data_samples=sample)
 

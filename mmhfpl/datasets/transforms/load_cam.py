@@ -22,7 +22,8 @@ class LoadCAMFromFile(BaseTransform):
     ``gt_label`` (the image-level labels of ``WSSSSegDataset``, label check).
 
     **Added keys:** ``cams`` (L, H, W) float32 max-normalised CAMs, ``cam_labels``
-    (L,) int64 0-based class indices and ``cam_path`` (the file read).
+    (L,) int64 0-based class indices and ``cam_path`` (the file read); ``cam_background``
+    (H, W) float32 when the file holds a background map (SIPE).
 
     Args:
         cam_dir: Directory of the CAM files.
@@ -60,6 +61,8 @@ class LoadCAMFromFile(BaseTransform):
         results['cams'] = record.cams
         results['cam_labels'] = record.labels
         results['cam_path'] = path
+        if record.background is not None:
+            results['cam_background'] = record.background
         return results
 
     def __repr__(self) -> str:

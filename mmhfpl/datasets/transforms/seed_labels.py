@@ -7,10 +7,12 @@ transform (``RandomResize``, ``RandomFlip``, mmseg ``RandomCrop``, ``Pad``) move
 the image, and :class:`~mmhfpl.datasets.transforms.PairwiseAffinityLabels` turns it into
 pair labels at the end of the pipeline.
 
-Two rules, both optionally refined by a dense CRF as the authors do:
+Three rules, all optionally refined by a dense CRF as the authors do:
 
 * :class:`ThresholdSeedLabels` (IRN, ``cam_to_ir_label``): foreground where the largest
   CAM exceeds a high threshold, background where every CAM is below a low threshold.
+* :class:`BackgroundMapSeedLabels` (SIPE, ``cam2ir``): the same with the model's own
+  background map, at full weight for the foreground and at half weight for the background.
 * :class:`AlphaSeedLabels` (AffinityNet, ``infer_cls``): two background scores
   (1 - max CAM)^α with a low and a high power α.
 
@@ -67,8 +69,12 @@ class _SeedLabels(BaseTransform):
         """Everything the seed labels depend on besides the CAMs and the image."""
         return dict(type=type(self).__name__, crf=self.crf, ignore_index=self.ignore_index)
 
-    def seed_label(self, cams: np.ndarray, image: np.ndarray | None) -> np.ndarray:
-        """(H, W) int64 map of indices into [background, labelled classes...] or ignore."""
+    def seed_label(self, cams: np.ndarray, image: np.ndarray | None,
+                   background: np.ndarray | None = None) -> np.ndarray:
+        """(H, W) int64 map of indices into [background, labelled classes...] or ignore.
+
+        ``background`` is the (H, W) background map of the CAM file, if it has one.
+        """
         raise NotImplementedError
 
     def _check_cache(self, cam_path: str) -> None:
@@ -97,7 +103,7 @@ class _SeedLabels(BaseTransform):
         if len(labels) and labels.max() + 1 >= self.ignore_index:
             raise ValueError(f'class id {labels.max() + 1} collides with ignore_index '
                              f'{self.ignore_index}')
-        index = self.seed_label(cams, image)
+        index = self.seed_label(cams, image, results.get('cam_background'))
         ids = np.concatenate([class_ids(labels), [self.ignore_index]]).astype(np.uint8)
         index[index < 0] = len(labels) + 1  # the slot of ignore_index in ids
         return ids[index]
@@ -130,8 +136,35 @@ class _SeedLabels(BaseTransform):
         return results
 
 
+class _ConfidentSeedLabels(_SeedLabels):
+    """IRN's seed rule for two background rules: a fg map (strong background) and a bg map
+    (weak background), each the argmax of the scores refined by IRN's label dCRF; seed = the
+    fg map's class where it is foreground, background where both maps are background,
+    ``ignore_index`` elsewhere."""
+
+    def _rules(self) -> tuple[BackgroundRule, BackgroundRule]:
+        """The background rules of the fg map and of the bg map."""
+        raise NotImplementedError
+
+    def _confident(self, cams: np.ndarray, rule: BackgroundRule, image: np.ndarray | None,
+                   background: np.ndarray | None) -> np.ndarray:
+        index = scores_with_background(cams, rule, background=background).argmax(0)
+        if image is not None:
+            index = dense_crf_labels(image, index, len(cams) + 1, **self.crf)
+        return index
+
+    def seed_label(self, cams: np.ndarray, image: np.ndarray | None,
+                   background: np.ndarray | None = None) -> np.ndarray:
+        fg_rule, bg_rule = self._rules()
+        fg = self._confident(cams, fg_rule, image, background)
+        bg = self._confident(cams, bg_rule, image, background)
+        seed = np.where(fg > 0, fg, -1)
+        seed[(fg == 0) & (bg == 0)] = 0
+        return seed
+
+
 @TRANSFORMS.register_module()
-class ThresholdSeedLabels(_SeedLabels):
+class ThresholdSeedLabels(_ConfidentSeedLabels):
     """Seed labels from a foreground and a background CAM threshold (IRN, Sec. 4.1).
 
     With r_c the max-normalised CAMs of the labelled classes:
@@ -171,24 +204,64 @@ class ThresholdSeedLabels(_SeedLabels):
         return dict(super().settings(), fg_threshold=self.fg_threshold,
                     bg_threshold=self.bg_threshold)
 
-    def _confident(self, cams: np.ndarray, threshold: float,
-                   image: np.ndarray | None) -> np.ndarray:
-        index = scores_with_background(cams, BackgroundRule(bg_threshold=threshold)).argmax(0)
-        if image is not None:
-            index = dense_crf_labels(image, index, len(cams) + 1, **self.crf)
-        return index
-
-    def seed_label(self, cams: np.ndarray, image: np.ndarray | None) -> np.ndarray:
-        fg = self._confident(cams, self.fg_threshold, image)
-        bg = self._confident(cams, self.bg_threshold, image)
-        seed = np.where(fg > 0, fg, -1)
-        seed[(fg == 0) & (bg == 0)] = 0
-        return seed
+    def _rules(self) -> tuple[BackgroundRule, BackgroundRule]:
+        return (BackgroundRule(bg_threshold=self.fg_threshold),
+                BackgroundRule(bg_threshold=self.bg_threshold))
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(fg_threshold={self.fg_threshold}, '
                 f'bg_threshold={self.bg_threshold}, crf={self.crf}, '
                 f'ignore_index={self.ignore_index}, cache_dir={self.cache_dir!r})')
+
+
+@TRANSFORMS.register_module()
+class BackgroundMapSeedLabels(_ConfidentSeedLabels):
+    """Seed labels from the background map stored with the CAMs (SIPE, ``cam2ir.py``).
+
+    With r_c the CAMs of the labelled classes and b the CAM file's background map (SIPE's
+    IS-CAM background channel):
+
+    * fg map: argmax over [fg_scale·b, r_1, ..., r_L];
+    * bg map: argmax over [bg_scale·b, r_1, ..., r_L] (background weakened);
+    * both refined by IRN's label dCRF unless ``crf`` is off; seed = the fg map's class
+      where it is foreground, background where both maps are background, ``ignore_index``
+      elsewhere (as :class:`ThresholdSeedLabels`).
+
+    Args:
+        fg_scale: Background factor of the fg map (SIPE: 1).
+        bg_scale: Background factor of the bg map (SIPE: 0.5, <= fg_scale).
+        crf: As :class:`ThresholdSeedLabels`.
+        ignore_index: Label of uncertain pixels.
+        cache_dir: Optional directory keeping the seed map of every image.
+    """
+
+    def __init__(self, fg_scale: float = 1.0, bg_scale: float = 0.5,
+                 crf: bool | dict | None = True, ignore_index: int = 255,
+                 cache_dir: str | None = None) -> None:
+        super().__init__(crf, ignore_index, cache_dir)
+        if not 0.0 <= bg_scale <= fg_scale:
+            raise ValueError(f'need 0 <= bg_scale <= fg_scale, got bg {bg_scale}, '
+                             f'fg {fg_scale}')
+        self.fg_scale = fg_scale
+        self.bg_scale = bg_scale
+
+    def settings(self) -> dict:
+        return dict(super().settings(), fg_scale=self.fg_scale, bg_scale=self.bg_scale)
+
+    def _rules(self) -> tuple[BackgroundRule, BackgroundRule]:
+        return BackgroundRule(bg_scale=self.fg_scale), BackgroundRule(bg_scale=self.bg_scale)
+
+    def seed_label(self, cams: np.ndarray, image: np.ndarray | None,
+                   background: np.ndarray | None = None) -> np.ndarray:
+        if background is None:
+            raise KeyError(f'{type(self).__name__} needs CAM files with a background map '
+                           '(made from a model that predicts one, e.g. SIPE)')
+        return super().seed_label(cams, image, background)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(fg_scale={self.fg_scale}, bg_scale={self.bg_scale}, '
+                f'crf={self.crf}, ignore_index={self.ignore_index}, '
+                f'cache_dir={self.cache_dir!r})')
 
 
 @TRANSFORMS.register_module()
@@ -235,7 +308,8 @@ class AlphaSeedLabels(_SeedLabels):
             scores = dense_crf(image, scores, **self.crf)
         return scores.argmax(axis=0)
 
-    def seed_label(self, cams: np.ndarray, image: np.ndarray | None) -> np.ndarray:
+    def seed_label(self, cams: np.ndarray, image: np.ndarray | None,
+                   background: np.ndarray | None = None) -> np.ndarray:
         low = self._argmax(cams, self.alpha_low, image)
         high = self._argmax(cams, self.alpha_high, image)
         seed = np.where(low > 0, low, -1)

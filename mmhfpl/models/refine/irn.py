@@ -29,8 +29,11 @@ CAMs of the labelled classes, average-pooled to the grid and multiplied by (1 - 
 propagated by t = 2^exp_times steps, upsampled bilinearly by the stride, cropped to the
 image and divided by their global maximum; a constant background score competes in the
 argmax. Published: β = 10, exp_times = 8, background threshold 0.25 (seed 000 §5.1:
-0.30 with ISL, 0.40 with FSL for Spatial-BCE). The displacement-field branch (instances)
-is not implemented.
+0.30 with ISL, 0.40 with FSL for Spatial-BCE). With ``bg_scale`` set, the CAM file's own
+background map (SIPE's IS-CAM background) times ``bg_scale`` is walked with the class maps
+instead and no constant competes (SIPE ``make_seg_labels.py``: ``bg_scale=1``, the maps
+raised to ``cam_power=1.5`` before the walk). The displacement-field branch (instances) is
+not implemented.
 """
 
 from collections.abc import Sequence
@@ -47,7 +50,8 @@ from mmhfpl.registry import MODELS
 from .base import BaseAffinityRefiner
 from .random_walk import Offset, neighbour_offsets, random_walk, shift
 
-DEFAULT_TEST_CFG = dict(radius=5, beta=10.0, exp_times=8, bg_threshold=0.25, flip=True)
+DEFAULT_TEST_CFG = dict(radius=5, beta=10.0, exp_times=8, bg_threshold=0.25, flip=True,
+                        bg_scale=None, cam_power=1.0)
 
 
 @lru_cache(maxsize=16)
@@ -144,7 +148,10 @@ class IRN(BaseAffinityRefiner):
         radius: Pair radius of training (10).
         loss: Affinity loss config.
         test_cfg: ``radius`` (5), ``beta`` (10), ``exp_times`` (walk of 2^exp_times
-            steps, 8), ``bg_threshold`` (0.25), ``flip`` (flip-averaged boundaries, True).
+            steps, 8), ``bg_threshold`` (0.25), ``flip`` (flip-averaged boundaries, True),
+            ``bg_scale`` (None: walk the stored background map times this factor instead
+            of a constant background, SIPE: 1), ``cam_power`` (maps raised to this power
+            before the walk, 1; SIPE: 1.5).
         data_preprocessor: Defaults to ImageNet normalisation, BGR to RGB, padding to a
             multiple of ``stride``; use the backbone's output stride (16) as
             ``pad_size_divisor`` for inputs of any size.
@@ -200,18 +207,26 @@ class IRN(BaseAffinityRefiner):
             logits = (logits + self.boundary_logits(inputs.flip(-1)).flip(-1)) / 2
         boundary = torch.sigmoid(logits)[:, 0]
         affinity = path_affinity(boundary, cfg['radius'])
+        stored = cfg['bg_scale'] is not None
         for index, sample in enumerate(data_samples):
             cams, labels = self.sample_cams(sample)
-            scores = cams.to(boundary)  # (0, H, W) for an image without classes
+            if stored:  # [background, classes], walked together
+                if 'cam_background' not in sample:
+                    raise KeyError('test_cfg.bg_scale needs CAM files with a background map '
+                                   '(made from a model that predicts one, e.g. SIPE)')
+                cams = scores_with_background(
+                    cams, BackgroundRule(bg_scale=cfg['bg_scale']),
+                    background=sample.cam_background.data[0].float())
+            maps = cams.to(boundary)  # (0, H, W) for an image without classes
             if len(labels):
-                grid = self.to_grid(cams, boundary.shape[-2:]).to(boundary)
+                grid = self.to_grid(maps ** cfg['cam_power'], boundary.shape[-2:])
                 grid = grid * (1 - boundary[index])
                 walked = random_walk(grid[None], affinity[index:index + 1],
                                      neighbour_offsets(cfg['radius']),
                                      cfg['beta'], 2 ** cfg['exp_times'])[0]
-                scores = self.upsample_scores(walked, cams.shape[1:])
-                scores = scores / scores.max().clamp(min=1e-5)
-            scores = scores_with_background(
-                scores, BackgroundRule(bg_threshold=cfg['bg_threshold']))
+                maps = self.upsample_scores(walked, cams.shape[1:])
+                maps = maps / maps.max().clamp(min=1e-5)
+            scores = maps if stored else scores_with_background(
+                maps, BackgroundRule(bg_threshold=cfg['bg_threshold']))
             self.set_prediction(sample, scores, labels)
         return data_samples

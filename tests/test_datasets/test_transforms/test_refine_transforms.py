@@ -8,6 +8,7 @@ from mmengine.registry import init_default_scope
 
 from mmhfpl.datasets.transforms import (
     AlphaSeedLabels,
+    BackgroundMapSeedLabels,
     LoadCAMFromFile,
     PackAffinityInputs,
     PairwiseAffinityLabels,
@@ -44,6 +45,21 @@ def test_threshold_seeds_on_hand_made_cams():
     assert seed['seg_fields'] == ['gt_seg_map'] and seed['gt_seg_map'].dtype == np.uint8
     spatial_bce = ThresholdSeedLabels(0.60, 0.25, crf=False).transform(_sample(cams, [0, 3]))
     assert spatial_bce['gt_seg_map'].tolist() == [[1, IGN, 0, 0], [IGN, IGN, 0, 0]]
+
+
+def test_background_map_seeds_on_hand_made_cams():
+    cams = [[[0.9, 0.5, 0.2, 0.3]]]  # class 1 -> id 2
+    sample = _sample(cams, [1])
+    sample['cam_background'] = np.array([[0.1, 0.6, 0.3, 0.8]], np.float32)
+    seed = BackgroundMapSeedLabels(1.0, 0.5, crf=False).transform(sample)
+    # full background: fg fg... -> [2, 0, 0, 0]; halved: [.05 .3 .15 .4] -> [2, 2, 2, 0]
+    # class where the full-background map says class, 0 where both say background.
+    assert seed['gt_seg_map'].tolist() == [[2, IGN, IGN, 0]]
+    del sample['cam_background'], sample['gt_seg_map']
+    with pytest.raises(KeyError, match='background map'):
+        BackgroundMapSeedLabels(crf=False).transform(sample)
+    with pytest.raises(ValueError, match='bg_scale <= fg_scale'):
+        BackgroundMapSeedLabels(0.5, 1.0)
 
 
 def test_alpha_seeds_on_hand_made_cams():
@@ -197,6 +213,14 @@ def test_load_cam_checks_file_size_and_classes(tmp_path):
     _cam_file(tmp_path, [0, 2], size=(5, 4))
     with pytest.raises(ValueError, match=r'img.npz: CAMs of size \(5, 4\) do not match'):
         load.transform(dict(results))
+    assert 'cam_background' not in out
+    save_cam_file(tmp_path / 'img.npz', CAMRecord(
+        cams=np.full((2, 4, 5), 0.5, np.float32), labels=np.array([0, 2]),
+        background=np.full((4, 5), 0.25, np.float32)))
+    out = load.transform(dict(results))
+    assert out['cam_background'].shape == (4, 5) and out['cam_background'][0, 0] == 0.25
+    packed = PackAffinityInputs().transform(out)['data_samples']
+    assert packed.cam_background.data.shape == (1, 4, 5)
 
 
 def test_bad_cam_file_fails_in_the_dataset_pipeline(tmp_path, toy_root):

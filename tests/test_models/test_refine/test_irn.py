@@ -153,3 +153,42 @@ def test_irn_rejects_misaligned_features_and_missing_cams():
         img=np.zeros((32, 32, 3), np.uint8), img_path='x/a.jpg'))])
     with pytest.raises(KeyError, match='LoadCAMFromFile'):
         model.test_step(data)
+
+
+def test_predict_with_the_stored_background_walks_it_with_the_classes(monkeypatch):
+    """SIPE's inference: [background map, CAMs]^1.5 walked together, no threshold."""
+    model = _toy_model(beta=1e6, bg_scale=1.0, cam_power=1.5)  # identity walk
+    monkeypatch.setattr(model, 'boundary_logits', lambda inputs: torch.full((1, 1, 8, 12), -10.0))
+    cams = np.zeros((1, 32, 48), np.float32)
+    cams[0, :, :24] = 0.3
+    background = np.full((32, 48), 0.1, np.float32)
+    background[:, :12] = 0.5  # beats the class there, though above the 0.25 threshold
+    sample = dict(img=np.zeros((32, 48, 3), np.uint8), img_path='x/a.jpg', cams=cams,
+                  cam_labels=np.array([2]), cam_background=background)
+    data = pseudo_collate([PackAffinityInputs().transform(sample)])
+    out = model.test_step(data)[0]
+    pred = out.pred_sem_seg.data[0]
+    # (bilinear upsampling of the stride-4 grid blurs the cell border at column 24)
+    assert (pred[:, :12] == 0).all() and (pred[:, 12:24] == 3).all() and (pred[:, 26:] == 0).all()
+    scores = out.seg_logits.data
+    torch.testing.assert_close(scores[:, 0, 0], torch.tensor([0.5, 0.3]) ** 1.5 / 0.5 ** 1.5)
+    threshold = _toy_model(beta=1e6)  # IRN's constant background 0.25
+    monkeypatch.setattr(threshold, 'boundary_logits',
+                        lambda inputs: torch.full((1, 1, 8, 12), -10.0))
+    assert (threshold.test_step(data)[0].pred_sem_seg.data[0][:, :24] == 3).all()
+    del sample['cam_background']
+    with pytest.raises(KeyError, match='background map'):
+        model.test_step(pseudo_collate([PackAffinityInputs().transform(sample)]))
+
+
+def test_sipe_refine_configs_hold_the_authors_settings():
+    for path, power in ((str(REPO / 'configs/refine/irn_r50_sipe_voc.py'), 1.5),
+                        (str(REPO / 'configs/refine/irn_r18_sipe_toy.py'), 1.5)):
+        cfg = Config.fromfile(path)
+        assert (cfg.model.test_cfg.bg_scale, cfg.model.test_cfg.cam_power) == (1.0, power)
+        seeds = next(t for t in cfg.train_dataloader.dataset.pipeline
+                     if t.type == 'BackgroundMapSeedLabels')
+        assert (seeds.fg_scale, seeds.bg_scale) == (1.0, 0.5) and seeds.crf
+    voc = Config.fromfile(str(REPO / 'configs/refine/irn_r50_sipe_voc.py'))
+    assert voc.train_cfg.max_epochs == 3 and voc.train_dataloader.batch_size == 32
+    assert voc.model.test_cfg.get('beta', 10.0) == 10.0
