@@ -7,6 +7,8 @@ Examples:
                                             # chain; its numbers are not results)
     python tools/run_pipeline.py --methods cam seam spatial_bce --seeds 0 1 2 --refine \\
         --work-dir work_dirs/benchmark_toy_v2   # the benchmark (README "Benchmark protocol")
+    python tools/run_pipeline.py --methods sipe --seeds 0 1 2 --refine \\
+        --work-dir work_dirs/benchmark_toy_v2   # adds SIPE to the same work dir
 
 Steps, per seed and variant, each skipped when its outputs exist (an interrupted run resumes,
 training steps from their last checkpoint):
@@ -17,12 +19,13 @@ training steps from their last checkpoint):
 3. generate multi-scale + flip CAMs of the training split;
 4. sweep the background threshold (``BG_THRESHOLDS``, the same for every method) on them and
    keep the best J; a best value at the edge of the grid is flagged; Spatial-BCE also gets its
-   adaptive Eq. 9 labels without any sweep;
+   adaptive Eq. 9 labels and SIPE its labels of the IS-CAM background, without any sweep;
 5. pseudo-labels at that threshold without and with dCRF;
-6. with ``--refine``: the refinement network of the method's paper (IRN for the CAM baseline
-   and Spatial-BCE, AffinityNet for SEAM) trained on the variant's CAMs, and its labels;
-7. DeepLab on the variant's best training labels (highest J of +dCRF, refinement, Eq. 9 +
-   dCRF), for the seeds in ``--deeplab-seeds`` (default: the first seed), scored on val;
+6. with ``--refine``: the refinement network of the method's paper (IRN for the CAM baseline,
+   Spatial-BCE and SIPE, AffinityNet for SEAM) trained on the variant's CAMs, and its labels;
+7. DeepLab on the variant's best training labels (highest J of +dCRF, refinement, the
+   method's own labels + dCRF), for the seeds in ``--deeplab-seeds`` (default: the first
+   seed), scored on val;
 8. one table (mean ± std over the seeds), ``results.json`` and a figure of CAM and
    pseudo-label overlays.
 
@@ -88,6 +91,13 @@ DEEPLAB_CONFIG = 'deeplab/deeplabv3plus_r18_toy_pseudo.py'
 REFINE_CONFIGS = {'affinitynet': 'refine/affinitynet_r18_toy.py',
                   'irn': 'refine/irn_r18_toy.py'}
 REFINE_NAMES = {'affinitynet': 'AffinityNet', 'irn': 'IRN'}
+#: Labels a method makes by its own rule, without a sweep: result key -> (table name, rule,
+#: dCRF). Spatial-BCE's Eq. 9 labels get the authors' label dCRF; SIPE's labels of the IS-CAM
+#: background (its ``eval_cam.py``) the dCRF every method gets.
+OWN_LABELS = {
+    'eq9': ('Eq. 9', 'adaptive', BackgroundRule(adaptive=True), TOY_ADAPTIVE_CRF),
+    'bgmap': ('IS-CAM bg', 'bg map', BackgroundRule(bg_scale=1.0), TOY_CRF),
+}
 TRAIN_LIST = 'ImageSets/Segmentation/train.txt'
 
 
@@ -101,13 +111,17 @@ class Method:
         refine: The refinement network of the method's paper.
         refine_options: Named ``--cfg-options`` of the refinement config, without and with
             ISL/FSL (the papers' seed and inference settings).
-        spatial_bce: Starts from the CAM baseline and a Q file; also gets Eq. 9 labels.
+        refine_config: The refinement config (default: ``REFINE_CONFIGS[refine]``).
+        own_labels: Key of :data:`OWN_LABELS`: labels by the method's own rule.
+        spatial_bce: Starts from the CAM baseline and a Q file.
     """
 
     name: str
     configs: tuple[str, str]
     refine: str
     refine_options: tuple[dict, dict] = ({}, {})
+    refine_config: str | None = None
+    own_labels: str | None = None
     spatial_bce: bool = False
 
 
@@ -126,7 +140,10 @@ METHODS = {
          {f'{_SEEDS}.ThresholdSeedLabels.fg_threshold': 0.6,
           f'{_SEEDS}.ThresholdSeedLabels.bg_threshold': 0.25,
           'model.test_cfg.bg_threshold': 0.4}),
-        spatial_bce=True),
+        own_labels='eq9', spatial_bce=True),
+    # SIPE: IRN with SIPE's seeds (IS-CAM background) and inference; no ISL/FSL change (§5.1).
+    'sipe': Method('SIPE', ('sipe/sipe_r18_toy.py', 'sipe/sipe_hfpl_r18_toy.py'), 'irn',
+                   refine_config='refine/irn_r18_sipe_toy.py', own_labels='bgmap'),
 }
 
 
@@ -364,9 +381,10 @@ class Pipeline:
                       threshold=best['bg_threshold'], threshold_at_edge=edge, sweep=sweep)
         labelings = [('pl', BackgroundRule(bg_threshold=best['bg_threshold']), None),
                      ('pl_crf', BackgroundRule(bg_threshold=best['bg_threshold']), TOY_CRF)]
-        if METHODS[variant.method].spatial_bce:
-            labelings += [('eq9', BackgroundRule(adaptive=True), None),
-                          ('eq9_crf', BackgroundRule(adaptive=True), TOY_ADAPTIVE_CRF)]
+        own = METHODS[variant.method].own_labels
+        if own is not None:
+            _, _, rule, crf = OWN_LABELS[own]
+            labelings += [(own, rule, None), (f'{own}_crf', rule, crf)]
         ids = [sample_id for sample_id, _ in samples]
         image_dir = osp.join(self.settings.data_root, 'JPEGImages')
         for tag, rule, crf in labelings:
@@ -388,9 +406,10 @@ class Pipeline:
         if osp.exists(done):
             return _read_json(done)
         start = time.time()
-        cfg = _config(REFINE_CONFIGS[method.refine], self.settings, work_dir, seed)
-        seed_step = ('AlphaSeedLabels' if method.refine == 'affinitynet'
-                     else 'ThresholdSeedLabels')
+        cfg = _config(method.refine_config or REFINE_CONFIGS[method.refine], self.settings,
+                      work_dir, seed)
+        seed_step = next(t['type'] for t in cfg.train_dataloader.dataset.pipeline
+                         if t['type'].endswith('SeedLabels'))
         merge_cfg_options(cfg, {
             'model.backbone.init_cfg.checkpoint': stage2['checkpoint'],
             f'{_SEEDS}.LoadCAMFromFile.cam_dir': stage2['cam_dir'],
@@ -451,9 +470,11 @@ class Pipeline:
                    pl=stage2['pl'], pl_crf=stage2['pl_crf'],
                    seconds=stage2.get('seconds', 0.0))
         candidates = [(stage2['pl_crf']['J'], stage2['pl_crf_dir'], '+dCRF')]
-        if 'eq9' in stage2:
-            row['eq9'], row['eq9_crf'] = stage2['eq9'], stage2['eq9_crf']
-            candidates.append((stage2['eq9_crf']['J'], stage2['eq9_crf_dir'], 'Eq. 9 + dCRF'))
+        for own, (title, *_) in OWN_LABELS.items():
+            if own in stage2:
+                row[own], row[f'{own}_crf'] = stage2[own], stage2[f'{own}_crf']
+                candidates.append((stage2[f'{own}_crf']['J'], stage2[f'{own}_crf_dir'],
+                                   f'{title} + dCRF'))
         if self.settings.refine:
             refined = self.refine(variant, seed, stage2)
             row['refine'] = refined['labels']
@@ -500,7 +521,7 @@ def _cell(rows: list[dict], key: str) -> list[str]:
 
 
 def results_table(results: dict, quick: bool = False) -> str:
-    """A markdown table: one row per variant (and Spatial-BCE's Eq. 9 labels)."""
+    """A markdown table: one row per variant (and the labels of methods' own rules)."""
     header = ['method', 'seeds', 'bg thr.']
     for _, title in _COLUMNS:
         header += [f'{title} J', 'F', 'J&F']
@@ -514,10 +535,11 @@ def results_table(results: dict, quick: bool = False) -> str:
         for key, _ in _COLUMNS:
             cells += _cell(rows, key)
         lines.append('| ' + ' | '.join(cells) + ' |')
-        if 'eq9' in rows[0]:
-            eq9 = [name + ' (Eq. 9)', str(len(rows)), 'adaptive']
-            eq9 += _cell(rows, 'eq9') + _cell(rows, 'eq9_crf') + ['–'] * 6
-            lines.append('| ' + ' | '.join(eq9) + ' |')
+        for own, (title, rule_name, *_) in OWN_LABELS.items():
+            if own in rows[0]:
+                cells = [f'{name} ({title})', str(len(rows)), rule_name]
+                cells += _cell(rows, own) + _cell(rows, f'{own}_crf') + ['–'] * 6
+                lines.append('| ' + ' | '.join(cells) + ' |')
         sources = sorted({row['deeplab_labels'] for row in rows if 'deeplab_labels' in row})
         deeplab_seeds = sum('deeplab' in row for row in rows)
         if sources:

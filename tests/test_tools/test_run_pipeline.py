@@ -49,3 +49,21 @@ def test_quick_pipeline_end_to_end_and_resume(tmp_path):
     # Another generator style in the same work dir is refused, naming what differs.
     with pytest.raises(AssertionError, match='holds a toy set made with other generator'):
         run_tool([*command, '--style', 'uniform'], timeout=300)
+
+
+@pytest.mark.slow
+def test_quick_sipe_gets_its_own_labels_and_irn_with_its_seeds(tmp_path):
+    work, data = tmp_path / 'work', tmp_path / 'toy'
+    out = run_tool([sys.executable, 'tools/run_pipeline.py', '--quick', '--refine', '--methods',
+                    'sipe', '--deeplab-seeds', '--work-dir', str(work), '--data-root', str(data)],
+                   timeout=900)
+    assert '| SIPE (IS-CAM bg) | 1 | bg map |' in out.stdout
+    results = json.loads((work / 'results.json').read_text())['results']
+    assert set(results) == {'SIPE', 'SIPE+ISL/FSL'}
+    for by_seed in results.values():
+        row = by_seed['0']
+        assert row['refine_method'] == 'IRN' and 'deeplab' not in row
+        for stage in ('pl', 'bgmap', 'bgmap_crf', 'refine'):
+            assert 0.0 <= row[stage]['J'] <= 100.0
+    seeds = work / 'seed0' / 'sipe' / 'irn' / 'seeds'
+    assert 'BackgroundMapSeedLabels' in (seeds / 'seed_settings.json').read_text()
