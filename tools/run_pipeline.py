@@ -7,8 +7,8 @@ Examples:
                                             # chain; its numbers are not results)
     python tools/run_pipeline.py --methods cam seam spatial_bce --seeds 0 1 2 --refine \\
         --work-dir work_dirs/benchmark_toy_v2   # the benchmark (README "Benchmark protocol")
-    python tools/run_pipeline.py --methods sipe --seeds 0 1 2 --refine \\
-        --work-dir work_dirs/benchmark_toy_v2   # adds SIPE to the same work dir
+    python tools/run_pipeline.py --methods sipe mctformer --seeds 0 1 2 --refine \\
+        --work-dir work_dirs/benchmark_toy_v2   # adds SIPE and MCTformer to the work dir
 
 Steps, per seed and variant, each skipped when its outputs exist (an interrupted run resumes,
 training steps from their last checkpoint):
@@ -22,7 +22,8 @@ training steps from their last checkpoint):
    adaptive Eq. 9 labels and SIPE its labels of the IS-CAM background, without any sweep;
 5. pseudo-labels at that threshold without and with dCRF;
 6. with ``--refine``: the refinement network of the method's paper (IRN for the CAM baseline,
-   Spatial-BCE and SIPE, AffinityNet for SEAM) trained on the variant's CAMs, and its labels;
+   Spatial-BCE and SIPE, AffinityNet for SEAM and MCTformer) trained on the variant's CAMs,
+   and its labels;
 7. DeepLab on the variant's best training labels (highest J of +dCRF, refinement, the
    method's own labels + dCRF), for the seeds in ``--deeplab-seeds`` (default: the first
    seed), scored on val;
@@ -114,6 +115,9 @@ class Method:
         refine_config: The refinement config (default: ``REFINE_CONFIGS[refine]``).
         own_labels: Key of :data:`OWN_LABELS`: labels by the method's own rule.
         spatial_bce: Starts from the CAM baseline and a Q file.
+        refine_from_baseline: The refinement backbone starts from the same seed's CAM
+            baseline instead of the method's own stage-1 network (a ViT for MCTformer; the
+            toy's stand-in for the authors' ImageNet ResNet38d).
     """
 
     name: str
@@ -123,6 +127,7 @@ class Method:
     refine_config: str | None = None
     own_labels: str | None = None
     spatial_bce: bool = False
+    refine_from_baseline: bool = False
 
 
 _SEEDS = 'train_dataloader.dataset.pipeline'
@@ -144,6 +149,11 @@ METHODS = {
     # SIPE: IRN with SIPE's seeds (IS-CAM background) and inference; no ISL/FSL change (§5.1).
     'sipe': Method('SIPE', ('sipe/sipe_r18_toy.py', 'sipe/sipe_hfpl_r18_toy.py'), 'irn',
                    refine_config='refine/irn_r18_sipe_toy.py', own_labels='bgmap'),
+    # MCTformer-V2: AffinityNet with its seeds (alpha 1 / 12) and constant background 0.39.
+    'mctformer': Method('MCTformer', ('mctformer/mctformer_v2_vit-t_toy.py',
+                                      'mctformer/mctformer_v2_hfpl_vit-t_toy.py'),
+                        'affinitynet', refine_config='refine/affinitynet_r18_mctformer_toy.py',
+                        refine_from_baseline=True),
 }
 
 
@@ -410,8 +420,10 @@ class Pipeline:
                       work_dir, seed)
         seed_step = next(t['type'] for t in cfg.train_dataloader.dataset.pipeline
                          if t['type'].endswith('SeedLabels'))
+        backbone = (self.stage2(Variant('cam', False), seed)['checkpoint']
+                    if method.refine_from_baseline else stage2['checkpoint'])
         merge_cfg_options(cfg, {
-            'model.backbone.init_cfg.checkpoint': stage2['checkpoint'],
+            'model.backbone.init_cfg.checkpoint': backbone,
             f'{_SEEDS}.LoadCAMFromFile.cam_dir': stage2['cam_dir'],
             f'{_SEEDS}.{seed_step}.cache_dir': osp.join(work_dir, 'seeds'),
             **method.refine_options[variant.hfpl],

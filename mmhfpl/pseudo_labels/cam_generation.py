@@ -7,7 +7,7 @@ upsampled to the original image size and un-flipped. The views are then combined
 authors of the model combine them (:data:`CAM_FUSIONS`: IRN's rectified sum and max
 normalisation for CAM heads, SEAM's min-max normalised sum, Spatial-BCE's sigmoid of the
 mean logits with TTA-averaged thresholds, SIPE's max-normalised sum of IS-CAMs with their
-background) and restricted to the image's labelled classes
+background, MCTformer's min-max normalised sum) and restricted to the image's labelled classes
 (:func:`tta_record`). Results go to one ``.npz`` per image
 (:mod:`mmhfpl.pseudo_labels.cam_io`), written atomically; existing files are skipped,
 so a killed run resumes where it stopped. Under a distributed launcher each rank
@@ -80,8 +80,11 @@ def cam_tta_pipeline(scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True
 #: * ``'sipe'`` (:class:`~mmhfpl.models.classifiers.SIPE`; SIPE ``make_cam.py``): the
 #:   views' IS-CAMs (``cam``) and IS-CAM backgrounds (``cam_background``) upsampled to
 #:   the image size and summed, each map divided by its maximum + 1e-5; the record holds
-#:   the background map too.
-CAM_FUSIONS = ('irn', 'seam', 'spatial_bce', 'sipe')
+#:   the background map too;
+#: * ``'mctformer'`` (:class:`~mmhfpl.models.classifiers.MCTformer`; MCTformer
+#:   ``generate_attention_maps_ms``): the views' maps upsampled to the image size and summed,
+#:   then min-max normalised per class (eps 1e-8).
+CAM_FUSIONS = ('irn', 'seam', 'spatial_bce', 'sipe', 'mctformer')
 
 
 def cam_fusion_of(model: torch.nn.Module) -> str:
@@ -162,6 +165,8 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
         return CAMRecord(cams=max_normalize(cams).numpy(), labels=labels)
     if fusion == 'seam':
         return CAMRecord(cams=min_max_normalize(cams).numpy(), labels=labels)
+    if fusion == 'mctformer':
+        return CAMRecord(cams=min_max_normalize(cams, eps=1e-8).numpy(), labels=labels)
     if fusion == 'sipe':
         return CAMRecord(cams=max_normalize(cams).numpy(), labels=labels,
                          background=max_normalize(background)[0].numpy())

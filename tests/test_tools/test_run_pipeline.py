@@ -52,18 +52,25 @@ def test_quick_pipeline_end_to_end_and_resume(tmp_path):
 
 
 @pytest.mark.slow
-def test_quick_sipe_gets_its_own_labels_and_irn_with_its_seeds(tmp_path):
+def test_quick_sipe_and_mctformer_with_their_own_labels_and_refinement(tmp_path):
+    """SIPE: labels of its IS-CAM background, IRN with its seeds; MCTformer: AffinityNet with
+    its seeds on a backbone from the CAM baseline of the same seed."""
     work, data = tmp_path / 'work', tmp_path / 'toy'
     out = run_tool([sys.executable, 'tools/run_pipeline.py', '--quick', '--refine', '--methods',
-                    'sipe', '--deeplab-seeds', '--work-dir', str(work), '--data-root', str(data)],
-                   timeout=900)
+                    'sipe', 'mctformer', '--deeplab-seeds', '--work-dir', str(work),
+                    '--data-root', str(data)], timeout=900)
     assert '| SIPE (IS-CAM bg) | 1 | bg map |' in out.stdout
     results = json.loads((work / 'results.json').read_text())['results']
-    assert set(results) == {'SIPE', 'SIPE+ISL/FSL'}
-    for by_seed in results.values():
+    assert set(results) == {'SIPE', 'SIPE+ISL/FSL', 'MCTformer', 'MCTformer+ISL/FSL'}
+    for name, by_seed in results.items():
         row = by_seed['0']
-        assert row['refine_method'] == 'IRN' and 'deeplab' not in row
-        for stage in ('pl', 'bgmap', 'bgmap_crf', 'refine'):
+        assert row['refine_method'] == ('IRN' if name.startswith('SIPE') else 'AffinityNet')
+        assert 'deeplab' not in row
+        stages = ('pl', 'bgmap', 'bgmap_crf', 'refine') if name.startswith('SIPE') else (
+            'pl', 'pl_crf', 'refine')
+        for stage in stages:
             assert 0.0 <= row[stage]['J'] <= 100.0
     seeds = work / 'seed0' / 'sipe' / 'irn' / 'seeds'
     assert 'BackgroundMapSeedLabels' in (seeds / 'seed_settings.json').read_text()
+    text = next((work / 'seed0' / 'mctformer' / 'affinitynet').rglob('*.py')).read_text()
+    assert 'seed0/cam/stage1' in text and 'bg_threshold=0.39' in text

@@ -52,7 +52,9 @@ class CAMHead(BaseModule):
         in_channels: Channels of the backbone feature map used.
         losses: Configs of the losses (default: GAP BCE only).
         thr: Score threshold for ``pred_label``.
-        bias: Whether the 1x1 classifier has a bias.
+        bias: Whether the classifier convolution has a bias.
+        kernel_size: Size of the classifier convolution (1; MCTformer-V2's patch CAM: 3,
+            padded to keep the map size).
         in_index: Which backbone output to use when the backbone returns several.
         init_cfg: Initialisation of the classifier.
     """
@@ -64,14 +66,17 @@ class CAMHead(BaseModule):
     def __init__(self, num_classes: int, in_channels: int,
                  losses: Sequence[dict] = (dict(type='mmhfpl.GAPBCELoss'), ),
                  thr: float = 0.5, bias: bool = False, in_index: int = -1,
-                 init_cfg: dict | None = None) -> None:
+                 kernel_size: int = 1, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg or dict(type='Normal', layer='Conv2d', std=0.01))
         if not losses:
             raise ValueError('CAMHead needs at least one loss in `losses`')
         self.num_classes = num_classes
         self.thr = thr
         self.in_index = in_index
-        self.conv_cls = nn.Conv2d(in_channels, num_classes, kernel_size=1, bias=bias)
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f'kernel_size must be a positive odd number, got {kernel_size}')
+        self.conv_cls = nn.Conv2d(in_channels, num_classes, kernel_size=kernel_size,
+                                  padding=kernel_size // 2, bias=bias)
         self.losses = nn.ModuleList(
             loss if isinstance(loss, nn.Module) else MODELS.build(loss) for loss in losses)
 

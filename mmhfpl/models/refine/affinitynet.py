@@ -21,7 +21,9 @@ max-normalised CAMs r_c of the labelled classes, the scores are zero-padded to t
 input and average-pooled to the grid, propagated by the random walk T^t with
 T = D^-1 A^β, t = 2^logt (:mod:`mmhfpl.models.refine.random_walk`), upsampled
 bilinearly to the input, cropped to the image and the argmax is the refined label.
-Published SEAM settings: β = 8, logt = 6, α = 6 (PSA: β = 8, logt = 8, α = 16).
+Published SEAM settings: β = 8, logt = 6, α = 6 (PSA: β = 8, logt = 8, α = 16). With
+``bg_threshold`` set, a constant background score replaces (1 - max_c r_c)^α (MCTformer's
+``psa/infer_aff.py``: 0.39).
 """
 
 from collections.abc import Sequence
@@ -37,7 +39,7 @@ from mmhfpl.registry import MODELS
 from .base import BaseAffinityRefiner
 from .random_walk import Offset, neighbour_offsets, random_walk, window_radius
 
-DEFAULT_TEST_CFG = dict(beta=8.0, logt=6, alpha=6.0)
+DEFAULT_TEST_CFG = dict(beta=8.0, logt=6, alpha=6.0, bg_threshold=None)
 
 
 def feature_affinity(feats: Tensor, offsets: Sequence[Offset]) -> Tensor:
@@ -109,7 +111,8 @@ class AffinityNet(BaseAffinityRefiner):
         radius: Pair radius (5) of training and of the random walk.
         loss: Affinity loss config.
         test_cfg: ``beta`` (β), ``logt`` (walk of 2^logt steps), ``alpha`` (background
-            power α); defaults β = 8, logt = 6, α = 6 (SEAM).
+            power α), ``bg_threshold`` (None: a constant background instead of α);
+            defaults β = 8, logt = 6, α = 6 (SEAM).
         data_preprocessor: Defaults to ImageNet normalisation, BGR to RGB, padding to a
             multiple of ``stride``.
         init_cfg: Initialisation config.
@@ -139,7 +142,9 @@ class AffinityNet(BaseAffinityRefiner):
         cfg = self.test_cfg
         for index, sample in enumerate(data_samples):
             cams, labels = self.sample_cams(sample)
-            scores = scores_with_background(cams, BackgroundRule(alpha=cfg['alpha']))
+            rule = (BackgroundRule(alpha=cfg['alpha']) if cfg['bg_threshold'] is None
+                    else BackgroundRule(bg_threshold=cfg['bg_threshold']))
+            scores = scores_with_background(cams, rule)
             scores = self.to_grid(scores, affinity.shape[-2:]).to(affinity)
             walked = random_walk(scores[None], affinity[index:index + 1], self.offsets,
                                  cfg['beta'], 2 ** cfg['logt'])[0]

@@ -122,6 +122,36 @@ def test_predict_spreads_cams_within_affinity_blocks(monkeypatch):
     assert (pred[:, :12] == 3).all() and (pred[:, 16:] == 0).all()
 
 
+def test_constant_background_replaces_the_alpha_rule(monkeypatch):
+    """MCTformer's infer_aff.py: background 0.39 walked with the classes."""
+    cams = np.zeros((1, 32, 48), np.float32)
+    cams[0, :, :16] = 0.9
+    cams[0, :, 16:32] = 0.3  # below 0.39, though (1 - 0.3)^6 = 0.12 would lose to it
+    data = pseudo_collate([_packed(cams, [2], (32, 48))])
+    preds = {}
+    for name, test_cfg in (('alpha', {}), ('constant', dict(bg_threshold=0.39))):
+        model = _toy_model(**test_cfg)
+        offsets = neighbour_offsets(model.radius)
+        identity = torch.zeros(1, len(offsets), 32 // model.stride, 48 // model.stride)
+        monkeypatch.setattr(model, 'pair_affinity', lambda inputs, radius, a=identity: a)
+        preds[name] = model.test_step(data)[0].pred_sem_seg.data[0]
+    assert (preds['alpha'][:, 18:30] == 3).all() and (preds['constant'][:, 18:30] == 0).all()
+    assert (preds['constant'][:, :12] == 3).all()
+
+
+def test_mctformer_refine_configs_hold_the_authors_settings():
+    for config in ('configs/refine/affinitynet_r38_mctformer_voc.py',
+                   'configs/refine/affinitynet_r18_mctformer_toy.py'):
+        cfg = Config.fromfile(str(REPO / config))
+        seeds = next(step for step in cfg.train_dataloader.dataset.pipeline
+                     if step['type'] == 'AlphaSeedLabels')
+        assert (seeds['alpha_low'], seeds['alpha_high']) == (1, 12)
+        assert cfg.model.test_cfg.bg_threshold == 0.39
+    voc = Config.fromfile(str(REPO / 'configs/refine/affinitynet_r38_mctformer_voc.py'))
+    assert voc.optim_wrapper.optimizer.lr == 0.01 and voc.train_cfg.max_epochs == 5
+    assert voc.model.test_cfg.beta == 8 and voc.model.test_cfg.logt == 6
+
+
 def test_predict_without_classes_is_background():
     model = _toy_model()
     data = pseudo_collate([_packed(np.zeros((0, 20, 28)), [], (20, 28))])
