@@ -6,6 +6,7 @@ Examples:
     python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --alpha 4 --crf --workers 8
     python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --adaptive   # seed 003 Eq. 9
     python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --bg-scale 1  # SIPE
+    python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --ppg-alpha 11  # PMM
 
 The config's test dataset (or --ann-file) names the images. Existing PNGs are kept, so an
 interrupted run resumes.
@@ -39,6 +40,12 @@ def parse_args() -> argparse.Namespace:
                       help='per-class thresholds stored with the CAMs (Spatial-BCE)')
     rule.add_argument('--bg-scale', type=float,
                       help='the background map stored with the CAMs (SIPE) times this factor')
+    rule.add_argument('--ppg-alpha', type=float,
+                      help="PMM's proportional pseudo-masks with this background power (11)")
+    parser.add_argument('--cv-scale', type=float, default=0.3,
+                        help='--ppg-alpha: factor of the coefficient of variation (0.3)')
+    parser.add_argument('--cam-threshold', type=float, default=0.05,
+                        help='--ppg-alpha: CAM threshold of CV smoothing (0.05)')
     parser.add_argument('--raw-probs', action='store_true',
                         help='--adaptive: compare the thresholds with the raw probabilities '
                              '(the training rule) instead of max-normalised ones (the authors\' '
@@ -53,6 +60,8 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.raw_probs and not args.adaptive:
         parser.error('--raw-probs applies to --adaptive only')
+    if args.ppg_alpha is not None and args.crf:
+        parser.error('--ppg-alpha runs its own dCRF per class; drop --crf')
     return args
 
 
@@ -72,7 +81,8 @@ def main() -> None:
                      scale_factor=args.crf_scale_factor) if args.crf else None)
     rule = BackgroundRule(bg_threshold=args.bg_threshold, alpha=args.alpha,
                           adaptive=args.adaptive, normalize=not args.raw_probs,
-                          bg_scale=args.bg_scale)
+                          bg_scale=args.bg_scale, ppg_alpha=args.ppg_alpha,
+                          cv_scale=args.cv_scale, cam_threshold=args.cam_threshold)
     counts = make_pseudo_labels(args.cams, [image_id(info['img_path']) for info in infos],
                                 args.out_dir, rule, image_dir=image_dirs.pop(),
                                 image_suffix=suffixes.pop(), crf=crf, num_workers=args.workers)

@@ -1,7 +1,8 @@
-"""Models of mmhfpl: classifiers, heads, backbones and losses."""
+"""Models of mmhfpl: classifiers, heads, backbones, losses and decode-head losses."""
 
 from .backbones import *  # noqa: F401,F403
 from .classifiers import *  # noqa: F401,F403
+from .decode_losses import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

@@ -1,6 +1,6 @@
 """Pseudo-label maps from CAM files, optionally refined by a dense CRF.
 
-Background is decided in one of four ways:
+Background is decided in one of five ways:
 
 * ``bg_threshold=t``: a constant background score t competes with the CAMs (the usual
   "bg threshold" of CAM evaluation);
@@ -14,7 +14,11 @@ Background is decided in one of four ways:
   decision rule the network was trained with;
 * ``bg_scale=k``: the model's own background map stored with the CAMs (SIPE's IS-CAM
   background channel) times k competes with the class maps (SIPE: k = 1 for its CAM
-  labels, 0.5 for the confident background of its IRN seeds).
+  labels, 0.5 for the confident background of its IRN seeds);
+* ``ppg_alpha=a``: PMM's proportional pseudo-masks (:mod:`.proportional_masks`): CV
+  smoothing, a binary dCRF per class with background power a (PMM: 11), overlaps resolved
+  by importance. It makes labels, not scores, and needs the image; ``cv_scale`` and
+  ``cam_threshold`` are its other parameters.
 
 With ``crf`` set, the background and class scores (normalised per pixel) are refined by
 :func:`mmhfpl.pseudo_labels.crf.dense_crf` before the argmax. Adaptive labels are refined as
@@ -36,6 +40,7 @@ from PIL import Image
 from mmhfpl.structures import CAMRecord, class_ids, load_cam_file, save_label_png
 
 from .crf import CRFConfig, crf_map, dense_crf, dense_crf_labels, read_crf_image
+from .proportional_masks import proportional_pseudo_mask
 
 #: Bilateral kernel of the Spatial-BCE authors' label dCRF (sxy 40, srgb 5); the Gaussian
 #: kernel (sxy 3, compat 3) and 10 iterations are the :class:`CRFConfig` defaults.
@@ -46,7 +51,7 @@ LABEL_CRF_GT_PROB = 0.7
 
 @dataclass(frozen=True)
 class BackgroundRule:
-    """How background competes with the CAMs (exactly one of the four is set).
+    """How background competes with the CAMs (exactly one of the five is set).
 
     ``normalize`` applies to ``adaptive`` only: keep each pixel's top class and divide each
     class map by its maximum before comparing it with the threshold (the authors'
@@ -58,12 +63,16 @@ class BackgroundRule:
     adaptive: bool = False
     normalize: bool = True
     bg_scale: float | None = None
+    ppg_alpha: float | None = None
+    cv_scale: float = 0.3
+    cam_threshold: float = 0.05
 
     def __post_init__(self) -> None:
         chosen = ((self.bg_threshold is not None) + (self.alpha is not None) + self.adaptive
-                  + (self.bg_scale is not None))
+                  + (self.bg_scale is not None) + (self.ppg_alpha is not None))
         if chosen != 1:
-            raise ValueError('set exactly one of bg_threshold, alpha, adaptive and bg_scale')
+            raise ValueError('set exactly one of bg_threshold, alpha, adaptive, bg_scale and '
+                             'ppg_alpha')
 
 
 def adaptive_normalized(probs: np.ndarray, eps: float = 1e-8) -> np.ndarray:
@@ -99,6 +108,9 @@ def scores_with_background(cams: np.ndarray | torch.Tensor, rule: BackgroundRule
     rule, whose class channels are the margins p - t (see the module docstring), and the
     stored ``background`` map (H, W) by the ``bg_scale`` rule.
     """
+    if rule.ppg_alpha is not None:
+        raise ValueError('proportional pseudo-masks (ppg_alpha) are labels, not scores: '
+                         'use record_to_label with the image')
     if rule.bg_scale is not None:
         if background is None:
             raise ValueError('bg_scale needs a background map, but the CAMs have none (only '
@@ -134,7 +146,17 @@ def class_scores(record: CAMRecord, rule: BackgroundRule) -> np.ndarray:
 
 def record_to_label(record: CAMRecord, rule: BackgroundRule, image: np.ndarray | None = None,
                     crf: CRFConfig | None = None) -> np.ndarray:
-    """The (H, W) uint8 pseudo-label of one image."""
+    """The (H, W) uint8 pseudo-label of one image.
+
+    With ``rule.ppg_alpha`` the label is PMM's proportional pseudo-mask of the image, with
+    the dCRF of that rule (``crf`` is not used).
+    """
+    if rule.ppg_alpha is not None:
+        if image is None:
+            raise ValueError('proportional pseudo-masks (ppg_alpha) need the image')
+        index = proportional_pseudo_mask(image, record.cams, rule.ppg_alpha,
+                                         rule.cam_threshold, rule.cv_scale)
+        return class_ids(record.labels)[index]
     scores = class_scores(record, rule)
     if crf is not None and len(record.labels) > 0:  # no class: all background, nothing to refine
         if image is None:
@@ -178,7 +200,8 @@ def _write_label(job: _Job) -> str:
     record = load_cam_file(job.cam_path)
     image = None
     if job.image_path is not None:
-        image = read_crf_image(job.image_path) if job.crf is not None else None
+        needs_image = job.crf is not None or job.rule.ppg_alpha is not None
+        image = read_crf_image(job.image_path) if needs_image else None
         size = image.shape[:2] if image is not None else _image_size(job.image_path)
         if tuple(size) != record.image_size:
             raise ValueError(f'{job.cam_path}: CAMs of size {record.image_size} but the image '
@@ -209,8 +232,8 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
     Returns:
         ``{'written': n, 'skipped': n}``.
     """
-    if crf is not None and image_dir is None:
-        raise ValueError('dCRF refinement needs image_dir')
+    if (crf is not None or rule.ppg_alpha is not None) and image_dir is None:
+        raise ValueError('dCRF refinement and proportional pseudo-masks need image_dir')
     os.makedirs(out_dir, exist_ok=True)
     jobs, skipped = [], 0
     for sample_id in ids:
