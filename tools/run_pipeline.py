@@ -571,6 +571,35 @@ def results_table(results: dict, quick: bool = False) -> str:
     return '\n'.join(lines + [''] + [f'- {note}' for note in notes])
 
 
+def paired_deltas(results: dict) -> str:
+    """A markdown table of +ISL/FSL minus the baseline, seed by seed (mean ± std).
+
+    Each method's two variants share their training seeds, so the paired difference
+    removes the seed-to-seed spread both variants have in common. Only seeds both variants
+    finished count; a column needs two of them.
+    """
+    lines = ['| method | labels | seeds | Δ J | Δ F | Δ J&F |', '|---|---|---|---|---|---|']
+    titles = dict(_COLUMNS)
+    titles.update({own: f'{title} (own rule)' for own, (title, *_) in OWN_LABELS.items()})
+    titles.update({f'{own}_crf': f'{title} + dCRF' for own, (title, *_) in OWN_LABELS.items()})
+    for name, with_addon in results.items():
+        base = results.get(name.removesuffix('+ISL/FSL')) if name.endswith('+ISL/FSL') else None
+        if base is None:
+            continue
+        for key, title in titles.items():
+            seeds = [s for s in base if s in with_addon and key in base[s]
+                     and key in with_addon[s]]
+            if len(seeds) < 2:
+                continue
+            stats = summarize({m: [with_addon[s][key][m] - base[s][key][m] for s in seeds]
+                               for m in ('J', 'F', 'J&F')})
+            cells = [f'{stats[m]["mean"]:+.2f} ± {stats[m]["std"]:.2f}'
+                     for m in ('J', 'F', 'J&F')]
+            lines.append(f'| {name.removesuffix("+ISL/FSL")} | {title} | {len(seeds)} | '
+                         + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) if len(lines) > 2 else ''
+
+
 def save_figure(pipeline: Pipeline, path: str, num_images: int = 4) -> None:
     """CAM and pseudo-label overlays of a few validation images (first seed), with a legend."""
     import matplotlib
@@ -669,6 +698,10 @@ def run_pipeline(settings: PipelineSettings) -> dict:
     pipeline = Pipeline(settings)
     results = pipeline.run()
     table = results_table(results, settings.quick)
+    deltas = paired_deltas(results)
+    if deltas:
+        table += ('\n\nPaired differences, +ISL/FSL minus the baseline of the same seed:\n\n'
+                  + deltas)
     figure = osp.join(settings.work_dir, 'overlays.png')
     save_figure(pipeline, figure)
     compute = sum(row['seconds'] for by_seed in results.values() for row in by_seed.values())

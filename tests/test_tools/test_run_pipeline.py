@@ -74,3 +74,20 @@ def test_quick_sipe_and_mctformer_with_their_own_labels_and_refinement(tmp_path)
     assert 'BackgroundMapSeedLabels' in (seeds / 'seed_settings.json').read_text()
     text = next((work / 'seed0' / 'mctformer' / 'affinitynet').rglob('*.py')).read_text()
     assert 'seed0/cam/stage1' in text and 'bg_threshold=0.39' in text
+
+
+def test_paired_deltas_pair_each_seed_with_its_baseline():
+    from tests.conftest import load_tool
+
+    pipeline = load_tool('tools/run_pipeline.py')
+
+    def row(j, f):
+        return dict(pl=dict(J=j, F=f, **{'J&F': (j + f) / 2}))
+
+    results = {'CAM': {0: row(50.0, 20.0), 1: row(60.0, 30.0), 2: row(70.0, 40.0)},
+               'CAM+ISL/FSL': {0: row(51.0, 25.0), 1: row(63.0, 31.0)},
+               'SEAM': {0: row(40.0, 10.0)}, 'SEAM+ISL/FSL': {0: row(45.0, 12.0)}}
+    table = pipeline.paired_deltas(results)
+    # Seeds 0 and 1 only (seed 2 has no +ISL/FSL row): ΔJ 1 and 3, ΔF 5 and 1.
+    assert '| CAM | CAM labels, no CRF | 2 | +2.00 ± 1.41 | +3.00 ± 2.83 | +2.50 ± 0.71 |' in table
+    assert 'SEAM' not in table  # one seed: no spread to report
