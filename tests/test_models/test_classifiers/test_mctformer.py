@@ -12,13 +12,17 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
 
 from mmhfpl.models.classifiers import class_attention_cam
 from mmhfpl.pseudo_labels import tta_record
 from mmhfpl.registry import DATASETS, MODELS
-from tests.conftest import REPO, load_tool, tiny_options
+from tests.conftest import (
+    REPO,
+    assert_resumes_like_a_straight_run,
+    build_model,
+    load_tool,
+)
 
 TOY_CONFIG = 'configs/mctformer/mctformer_v2_vit-t_toy.py'
 REAL_CONFIGS = {'configs/mctformer/mctformer_v2_deit-s_voc.py': (20, False),
@@ -35,19 +39,12 @@ def _mmhfpl_scope():
         yield
 
 
-def _build(config: str):
-    cfg = Config.fromfile(str(REPO / config))
-    cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return cfg, model
-
 
 @pytest.fixture(scope='module')
 def toy_model():
     with DefaultScope.overwrite_default_scope('mmhfpl'):
         torch.manual_seed(0)
-        model = _build(TOY_CONFIG)[1]
+        model = build_model(TOY_CONFIG)[1]
         model.eval()
         return model
 
@@ -194,7 +191,7 @@ def test_real_configs_hold_the_authors_settings(config):
 
 
 def test_voc_model_has_the_real_size():
-    _, model = _build('configs/mctformer/mctformer_v2_deit-s_voc.py')
+    _, model = build_model('configs/mctformer/mctformer_v2_deit-s_voc.py')
     total = sum(p.numel() for p in model.parameters())
     # DeiT-S (22,050,664) without its head (385,000) and final norm (768), plus 19 more
     # class tokens and their position embeddings, plus the 3x3 head.
@@ -207,7 +204,7 @@ def test_every_config_trains_one_step(config, toy_root):
     real = config in REAL_CONFIGS
     num_classes, hfpl = {**REAL_CONFIGS, **TOY_CONFIGS}[config]
     torch.manual_seed(0)
-    cfg, model = _build(config)
+    cfg, model = build_model(config)
     dataset = cfg.train_dataloader.dataset
     dataset.data_root = toy_root
     if real:
@@ -234,28 +231,9 @@ def test_every_config_trains_one_step(config, toy_root):
         assert decay[id(model.backbone.layers[0].attn.qkv.weight)] == pytest.approx(0.05)
 
 
-def _toy_runner(toy_root: str, work_dir: str, resume: bool = False, max_iters: int = 4):
-    cfg = Config.fromfile(str(REPO / TOY_CONFIG))
-    cfg.merge_from_dict(tiny_options(toy_root, max_iters=4, interval=2))
-    cfg.train_cfg.max_iters = max_iters
-    cfg.work_dir = work_dir
-    cfg.resume = resume
-    cfg.randomness = dict(seed=0)
-    # Drop path draws from torch's RNG, which checkpoints do not keep: without it the resumed
-    # run must match the uninterrupted one exactly.
-    cfg.model.backbone.drop_path_rate = 0.0
-    cfg.experiment_name = f'mctformer_{max_iters}_{resume}_{abs(hash(work_dir))}'
-    return Runner.from_cfg(cfg)
-
 
 def test_toy_training_resumes_like_an_uninterrupted_run(tmp_path, toy_root):
-    _toy_runner(toy_root, str(tmp_path / 'run'), max_iters=2).train()
-    resumed = _toy_runner(toy_root, str(tmp_path / 'run'), resume=True)
-    resumed.train()
-    assert resumed.iter == 4
-    straight = _toy_runner(toy_root, str(tmp_path / 'straight'))
-    straight.train()
-    final = resumed.model.state_dict()
-    for name, value in straight.model.state_dict().items():
-        torch.testing.assert_close(final[name], value, rtol=1e-5, atol=1e-6,
-                                   msg=f'{name} differs after resume')
+    # Drop path draws from torch's RNG, which checkpoints do not keep: without it the resumed
+    # run must match the uninterrupted one exactly.
+    assert_resumes_like_a_straight_run(TOY_CONFIG, toy_root, tmp_path,
+                                       **{'model.backbone.drop_path_rate': 0.0})

@@ -10,12 +10,11 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
 
 from mmhfpl.pseudo_labels import BackgroundRule, record_to_label, tta_record
-from mmhfpl.registry import DATASETS, MODELS
-from tests.conftest import REPO, tiny_options
+from mmhfpl.registry import DATASETS
+from tests.conftest import REPO, assert_resumes_like_a_straight_run, build_model
 
 TOY_CONFIG = 'configs/sipe/sipe_r18_toy.py'
 REAL_CONFIGS = {'configs/sipe/sipe_r50_voc.py': (20, False),
@@ -31,19 +30,12 @@ def _mmhfpl_scope():
         yield
 
 
-def _build(config: str):
-    cfg = Config.fromfile(str(REPO / config))
-    cfg.model.backbone.pop('init_cfg', None)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return cfg, model
-
 
 @pytest.fixture(scope='module')
 def toy_model():
     with DefaultScope.overwrite_default_scope('mmhfpl'):
         torch.manual_seed(0)
-        model = _build(TOY_CONFIG)[1]
+        model = build_model(TOY_CONFIG)[1]
         with torch.no_grad():  # strong class maps, so seeds are not all background
             model.head.conv_cls.weight.normal_(0, 0.3)
         return model
@@ -249,7 +241,7 @@ def test_real_configs_hold_the_authors_settings(config):
 
 
 def test_voc_model_has_the_real_size():
-    _, model = _build('configs/sipe/sipe_r50_voc.py')
+    _, model = build_model('configs/sipe/sipe_r50_voc.py')
     total = sum(p.numel() for p in model.parameters())
     # ResNet-50 without fc (23.51M) + classifier 2048x20 + sides 128/128/256/256.
     sides = 256 * 128 + 512 * 128 + 1024 * 256 + 2048 * 256
@@ -278,7 +270,7 @@ def test_every_config_trains_one_step(config, toy_root):
     real = config in REAL_CONFIGS
     num_classes, hfpl = {**REAL_CONFIGS, **TOY_CONFIGS}[config]
     torch.manual_seed(0)
-    cfg, model = _build(config)
+    cfg, model = build_model(config)
     dataset = DATASETS.build(_tiny_dataset_cfg(cfg, toy_root, real))
     batch = pseudo_collate([dataset[i] for i in range(2)])
     if real:
@@ -301,25 +293,6 @@ def test_every_config_trains_one_step(config, toy_root):
         assert lrs[id(trained['backbone'])] == pytest.approx(0.1)
 
 
-def _toy_runner(toy_root: str, work_dir: str, resume: bool = False, max_iters: int = 4):
-    cfg = Config.fromfile(str(REPO / TOY_CONFIG))
-    cfg.merge_from_dict(tiny_options(toy_root, max_iters=4, interval=2))
-    cfg.train_cfg.max_iters = max_iters
-    cfg.work_dir = work_dir
-    cfg.resume = resume
-    cfg.randomness = dict(seed=0)
-    cfg.experiment_name = f'sipe_{max_iters}_{resume}_{abs(hash(work_dir))}'
-    return Runner.from_cfg(cfg)
-
 
 def test_toy_training_resumes_like_an_uninterrupted_run(tmp_path, toy_root):
-    _toy_runner(toy_root, str(tmp_path / 'run'), max_iters=2).train()  # stops at iteration 2
-    resumed = _toy_runner(toy_root, str(tmp_path / 'run'), resume=True)
-    resumed.train()
-    assert resumed.iter == 4
-    straight = _toy_runner(toy_root, str(tmp_path / 'straight'))
-    straight.train()
-    final = resumed.model.state_dict()
-    for name, value in straight.model.state_dict().items():
-        torch.testing.assert_close(final[name], value, rtol=1e-5, atol=1e-6,
-                                   msg=f'{name} differs after resume')
+    assert_resumes_like_a_straight_run(TOY_CONFIG, toy_root, tmp_path)
