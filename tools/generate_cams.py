@@ -21,7 +21,7 @@ from mmengine.runner import load_checkpoint
 from mmhfpl.pseudo_labels import DEFAULT_SCALES, cam_tta_pipeline, generate_cams
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.registry import MODELS
-from mmhfpl.utils import close_launcher, merge_cfg_options, prepare_launcher, register_all_modules
+from mmhfpl.utils import close_launcher, merge_cfg_options, register_all_modules, start_launcher
 
 
 def parse_args() -> argparse.Namespace:
@@ -48,11 +48,7 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
     merge_cfg_options(cfg, args.cfg_options)
-    prepare_launcher(cfg, args.launcher)
-    if args.launcher != 'none':
-        from mmengine.dist import init_dist, is_distributed
-        if not is_distributed():
-            init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    start_launcher(cfg, args.launcher)
     init_default_scope(cfg.get('default_scope', 'mmhfpl'))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')

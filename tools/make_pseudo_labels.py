@@ -9,10 +9,12 @@ Examples:
     python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --ppg-alpha 11  # PMM
 
 The config's test dataset (or --ann-file) names the images. Existing PNGs are kept, so an
-interrupted run resumes.
+interrupted run resumes. Under ``torchrun ... --launcher pytorch`` each rank labels every
+world-size-th image (a COCO-sized run spreads over nodes with the usual launcher).
 """
 
 import argparse
+import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
@@ -22,7 +24,7 @@ from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.pseudo_labels.make_labels import ADAPTIVE_CRF_KERNELS
 from mmhfpl.structures import image_id
-from mmhfpl.utils import merge_cfg_options, register_all_modules
+from mmhfpl.utils import close_launcher, merge_cfg_options, register_all_modules, start_launcher
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,7 +59,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--crf-scale-factor', type=float, default=CRFConfig.scale_factor,
                         help='divide the dCRF spatial widths by this (4 for the 128 px toy set)')
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help='shard the images over the ranks of a torchrun launch')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     if args.raw_probs and not args.adaptive:
         parser.error('--raw-probs applies to --adaptive only')
     if args.ppg_alpha is not None and args.crf:
@@ -70,6 +76,7 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
     merge_cfg_options(cfg, args.cfg_options)
+    start_launcher(cfg, args.launcher)
     dataset = build_split(cfg, args.ann_file)
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     image_dirs = {osp.dirname(info['img_path']) for info in infos}
@@ -87,7 +94,8 @@ def main() -> None:
                                 args.out_dir, rule, image_dir=image_dirs.pop(),
                                 image_suffix=suffixes.pop(), crf=crf, num_workers=args.workers)
     print(f'pseudo-labels in {args.out_dir}: {counts["written"]} written, '
-          f'{counts["skipped"]} already present')
+          f'{counts["skipped"]} already present (this rank)')
+    close_launcher()
 
 
 if __name__ == '__main__':

@@ -11,10 +11,12 @@ The config's test dataset (or --ann-file) names the images; each image is read w
 CAM file (``<cams>/<id>.npz``) and refined as the model's ``predict`` does (with --crf, the
 refined scores then go through the dense CRF of tools/make_pseudo_labels.py). Labels are VOC
 palette PNGs (0 background, c + 1 class c) written atomically; existing PNGs are kept, so
-an interrupted run resumes.
+an interrupted run resumes. Under ``torchrun ... --launcher pytorch`` each rank refines every
+world-size-th image.
 """
 
 import argparse
+import os
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
@@ -24,7 +26,7 @@ from mmhfpl.models.refine import refine_labels, refine_pipeline
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.registry import MODELS
-from mmhfpl.utils import merge_cfg_options, register_all_modules
+from mmhfpl.utils import close_launcher, merge_cfg_options, register_all_modules, start_launcher
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,7 +44,12 @@ def parse_args() -> argparse.Namespace:
                         'toy images)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.test_cfg.beta=10')
-    return parser.parse_args()
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help='shard the images over the ranks of a torchrun launch')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def main() -> None:
@@ -50,6 +57,7 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
     merge_cfg_options(cfg, args.cfg_options)
+    start_launcher(cfg, args.launcher)
     init_default_scope(cfg.get('default_scope', 'mmhfpl'))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')
@@ -58,7 +66,8 @@ def main() -> None:
            if args.crf else None)
     counts = refine_labels(model, dataset, args.out_dir, crf=crf)
     print(f'\nrefined labels in {args.out_dir}: {counts["written"]} written, '
-          f'{counts["skipped"]} already present')
+          f'{counts["skipped"]} already present (this rank)')
+    close_launcher()
 
 
 if __name__ == '__main__':

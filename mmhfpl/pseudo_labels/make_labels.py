@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from mmengine.dist import barrier, get_dist_info
 from PIL import Image
 
 from mmhfpl.structures import CAMRecord, class_ids, load_cam_file, save_label_png
@@ -217,6 +218,9 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
                        progress: bool = True) -> dict:
     """Write ``out_dir/<id>.png`` for every id whose label is not written yet.
 
+    Under a distributed launcher each rank handles every ``world_size``-th id and the call
+    returns after a barrier (counts are this rank's).
+
     Args:
         cam_dir: Directory of CAM files (``<id>.npz``).
         ids: Image ids to label.
@@ -235,8 +239,9 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
     if (crf is not None or rule.ppg_alpha is not None) and image_dir is None:
         raise ValueError('dCRF refinement and proportional pseudo-masks need image_dir')
     os.makedirs(out_dir, exist_ok=True)
+    rank, world_size = get_dist_info()
     jobs, skipped = [], 0
-    for sample_id in ids:
+    for sample_id in list(ids)[rank::world_size]:
         out_path = osp.join(out_dir, f'{sample_id}.png')
         if osp.exists(out_path):
             skipped += 1
@@ -246,5 +251,6 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
             raise FileNotFoundError(f'CAM file not found: {cam_path}')
         image_path = osp.join(image_dir, sample_id + image_suffix) if image_dir else None
         jobs.append(_Job(cam_path, image_path, out_path, rule, crf))
-    written = len(crf_map(_write_label, jobs, num_workers, progress=progress))
+    written = len(crf_map(_write_label, jobs, num_workers, progress=progress and rank == 0))
+    barrier()
     return dict(written=written, skipped=skipped)

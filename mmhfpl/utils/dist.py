@@ -34,6 +34,20 @@ def prepare_launcher(cfg: Config, launcher: str) -> None:
         torch_dist.init_process_group(backend='gloo', **kwargs)
 
 
+def start_launcher(cfg: Config, launcher: str) -> None:
+    """Join the process group of ``launcher`` in a tool that runs without a Runner.
+
+    :func:`prepare_launcher`, then mmengine's ``init_dist`` unless a group exists already
+    (on CPU ``prepare_launcher`` has made it). Nothing happens for ``'none'``.
+    """
+    prepare_launcher(cfg, launcher)
+    if launcher == 'none':
+        return
+    from mmengine.dist import init_dist, is_distributed
+    if not is_distributed():
+        init_dist(launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+
+
 def close_launcher() -> None:
     """End a launched tool: wait for every rank, then destroy the process group.
 

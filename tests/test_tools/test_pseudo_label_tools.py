@@ -49,6 +49,15 @@ def test_cam_generation_on_two_ranks_then_labels_and_evaluation(tmp_path, toy_ro
               *options])
     first = load_label_png(labels / 'toy_000032.png')
     assert first.shape == (128, 128) and first.max() <= 6
+    # Two gloo ranks (each every second image) write the same labels as one process.
+    sharded = tmp_path / 'labels_2ranks'
+    result = run_tool([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+                       '--master_port', str(free_port()), 'tools/make_pseudo_labels.py',
+                       CAM_CONFIG, '--cams', str(cams), '--out-dir', str(sharded),
+                       '--bg-threshold', '0.3', '--crf', '--launcher', 'pytorch', *options])
+    assert result.stdout.count('4 written, 0 already present (this rank)') == 2
+    for name in os.listdir(labels):
+        assert (load_label_png(sharded / name) == load_label_png(labels / name)).all()
 
     report = tmp_path / 'sweep.json'
     out = run_tool([sys.executable, 'tools/eval_pseudo_labels.py', CAM_CONFIG, '--cams',

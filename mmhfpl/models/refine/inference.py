@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset, pseudo_collate
+from mmengine.dist import barrier, get_dist_info
 from mmseg.structures import SegDataSample
 
 from mmhfpl.pseudo_labels.crf import CRFConfig, dense_crf, read_crf_image
@@ -46,7 +47,9 @@ def refine_labels(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,
 
     Images go one at a time, so the random walk sees each image padded only to the
     stride. Labels are VOC palette PNGs (0 background, c + 1 class c), written atomically;
-    existing files are kept, so an interrupted run resumes.
+    existing files are kept, so an interrupted run resumes. Under a distributed launcher
+    each rank handles every ``world_size``-th image and the call returns after a barrier
+    (counts are this rank's).
 
     Args:
         model: A refinement model (``AffinityNet``, ``IRN``) with its weights loaded.
@@ -59,11 +62,15 @@ def refine_labels(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,
         ``{'written': n, 'skipped': n}``.
     """
     os.makedirs(out_dir, exist_ok=True)
-    for stale in Path(out_dir).glob('.*.png'):  # temporaries of a killed run
-        stale.unlink(missing_ok=True)
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        for stale in Path(out_dir).glob('.*.png'):  # temporaries of a killed run
+            stale.unlink(missing_ok=True)
+    barrier()
     model.eval()
     counts = dict(written=0, skipped=0)
-    for index in track(range(len(dataset)), len(dataset), progress):
+    indices = range(rank, len(dataset), world_size)
+    for index in track(indices, len(indices), progress and rank == 0):
         path = osp.join(out_dir, image_id(dataset.get_data_info(index)['img_path']) + '.png')
         if osp.exists(path):
             counts['skipped'] += 1
@@ -75,4 +82,5 @@ def refine_labels(model: torch.nn.Module, dataset: BaseDataset, out_dir: str,
                 label = crf_label(sample, crf)
             save_label_png(path, label)
             counts['written'] += 1
+    barrier()
     return counts

@@ -24,7 +24,7 @@ from mmhfpl.models.losses.affinity_loss import (
 from mmhfpl.models.refine import feature_affinity, neighbour_offsets
 from mmhfpl.registry import DATASETS, MODELS
 from mmhfpl.structures import load_label_png
-from tests.conftest import REPO, as_cli, run_tool, write_gt_cams
+from tests.conftest import REPO, as_cli, free_port, run_tool, write_gt_cams
 
 VOC_CONFIG = str(REPO / 'configs/refine/affinitynet_r38_voc.py')
 HFPL_VOC_CONFIG = str(REPO / 'configs/refine/affinitynet_r38_hfpl_voc.py')
@@ -261,3 +261,13 @@ def test_toy_config_trains_and_refines_through_the_tools(tmp_path, toy_root, gt_
         assert label.shape == gt.shape
         assert set(np.unique(label)) <= {0, *np.unique(gt[gt < 255]).tolist()}
     assert not list(out.glob('.*'))  # no temporaries left
+
+    # Two gloo ranks (each every second image) write the same labels as one process.
+    sharded = tmp_path / 'refined_2ranks'
+    result = run_tool([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+                       '--master_port', str(free_port()), 'tools/refine_labels.py',
+                       *argv[1:6], str(sharded), *argv[7:], '--launcher', 'pytorch'])
+    assert result.stdout.count('4 written, 0 already present (this rank)') == 2
+    for sample_id in ids:
+        assert (load_label_png(sharded / f'{sample_id}.png')
+                == load_label_png(out / f'{sample_id}.png')).all()
