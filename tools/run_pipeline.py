@@ -420,7 +420,7 @@ class Pipeline:
                       work_dir, seed)
         seed_step = next(t['type'] for t in cfg.train_dataloader.dataset.pipeline
                          if t['type'].endswith('SeedLabels'))
-        backbone = (self.stage2(Variant('cam', False), seed)['checkpoint']
+        backbone = (osp.abspath(self.stage1(Variant('cam', False), seed)[1])
                     if method.refine_from_baseline else stage2['checkpoint'])
         merge_cfg_options(cfg, {
             'model.backbone.init_cfg.checkpoint': backbone,
