@@ -4,7 +4,7 @@ gradcheck, and use inside an mmseg decode head."""
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 
 from mmhfpl.models.decode_losses import PretendedUnderFittingLoss, pretended_under_fitting
 from mmhfpl.registry import MODELS
@@ -51,10 +51,10 @@ def test_clamp_formula_and_gradcheck():
 
 
 def test_registered_for_mmseg_decode_heads():
-    init_default_scope('mmseg')
-    head = MODELS.build(dict(
-        type='mmseg.FCNHead', in_channels=8, channels=8, num_convs=1, num_classes=3,
-        loss_decode=dict(type='mmhfpl.PretendedUnderFittingLoss', beta=0.5, k=0.5)))
+    with DefaultScope.overwrite_default_scope('mmseg'):  # as in an mmseg config
+        head = MODELS.build(dict(
+            type='mmseg.FCNHead', in_channels=8, channels=8, num_convs=1, num_classes=3,
+            loss_decode=dict(type='mmhfpl.PretendedUnderFittingLoss', beta=0.5, k=0.5)))
     assert isinstance(head.loss_decode, PretendedUnderFittingLoss)
     assert head.loss_decode.loss_name == 'loss_ce'
     with pytest.raises(ValueError, match='softmax'):
