@@ -21,6 +21,8 @@ def attention_with_weights(attn: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     Returns:
         The layer's output (B, N, D) and the weights (B, heads, N, N) before dropout.
     """
+    if getattr(attn, 'v_shortcut', False):
+        raise NotImplementedError('attention with v_shortcut is not supported')
     batch, tokens, _ = x.shape
     qkv = attn.qkv(x).reshape(batch, tokens, 3, attn.num_heads, attn.head_dims)
     q, k, v = qkv.permute(2, 0, 3, 1, 4)
@@ -28,9 +30,6 @@ def attention_with_weights(attn: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     weights = ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1)
     dropped = F.dropout(weights, attn.attn_drop, training=attn.training)
     out = (dropped @ v).transpose(1, 2).reshape(batch, tokens, attn.embed_dims)
-    out = attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
-    if getattr(attn, 'v_shortcut', False):
-        raise NotImplementedError('attention with v_shortcut is not supported')
     return out, weights
 
 
