@@ -30,6 +30,7 @@ def attention_with_weights(attn: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     weights = ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1)
     dropped = F.dropout(weights, attn.attn_drop, training=attn.training)
     out = (dropped @ v).transpose(1, 2).reshape(batch, tokens, attn.embed_dims)
+    out = attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
     return out, weights
 
 
