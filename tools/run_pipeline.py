@@ -9,6 +9,8 @@ Examples:
         --work-dir work_dirs/benchmark_toy_v2   # the benchmark (README "Benchmark protocol")
     python tools/run_pipeline.py --methods sipe mctformer --seeds 0 1 2 --refine \\
         --work-dir work_dirs/benchmark_toy_v2   # adds SIPE and MCTformer to the work dir
+    python tools/run_pipeline.py --methods seam pmm --seeds 0 --work-dir \\
+        work_dirs/benchmark_toy_v2   # PMM: SEAM's stage 1, PPG masks, PSPNet with PUF
 
 Steps, per seed and variant, each skipped when its outputs exist (an interrupted run resumes,
 training steps from their last checkpoint):
@@ -19,14 +21,16 @@ training steps from their last checkpoint):
 3. generate multi-scale + flip CAMs of the training split;
 4. sweep the background threshold (``BG_THRESHOLDS``, the same for every method) on them and
    keep the best J; a best value at the edge of the grid is flagged; Spatial-BCE also gets its
-   adaptive Eq. 9 labels and SIPE its labels of the IS-CAM background, without any sweep;
+   adaptive Eq. 9 labels, SIPE its labels of the IS-CAM background and PMM its proportional
+   pseudo-masks (a dCRF per class), without any sweep;
 5. pseudo-labels at that threshold without and with dCRF;
 6. with ``--refine``: the refinement network of the method's paper (IRN for the CAM baseline,
-   Spatial-BCE and SIPE, AffinityNet for SEAM and MCTformer) trained on the variant's CAMs,
-   and its labels;
+   Spatial-BCE and SIPE, AffinityNet for SEAM and MCTformer; PMM has none) trained on the
+   variant's CAMs, and its labels;
 7. DeepLab on the variant's best training labels (highest J of +dCRF, refinement, the
    method's own labels + dCRF), for the seeds in ``--deeplab-seeds`` (default: the first
-   seed), scored on val;
+   seed), scored on val. PMM instead trains its own stage 3, PSPNet with the pretended
+   under-fitting loss, on its proportional pseudo-masks, as its paper does;
 8. one table (mean ± std over the seeds), ``results.json`` and a figure of CAM and
    pseudo-label overlays.
 
@@ -66,6 +70,7 @@ from mmhfpl.pseudo_labels import (
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split, id_gt_pairs
 from mmhfpl.pseudo_labels.make_labels import ADAPTIVE_CRF_KERNELS, record_to_label
+from mmhfpl.pseudo_labels.proportional_masks import PMM_CRF
 from mmhfpl.registry import MODELS
 from mmhfpl.structures import VOID, atomic_save, load_label_png
 from mmhfpl.utils import get_config_path, merge_cfg_options, register_all_modules
@@ -88,16 +93,21 @@ BG_THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
 TOY_CRF = CRFConfig(scale_factor=4.0)
 #: The Spatial-BCE authors' label dCRF of Eq. 9 labels, widths divided as ``TOY_CRF``.
 TOY_ADAPTIVE_CRF = CRFConfig(**ADAPTIVE_CRF_KERNELS, scale_factor=4.0)
+#: PMM's per-class dCRF of proportional pseudo-masks, widths divided as ``TOY_CRF``.
+TOY_PPG_CRF = CRFConfig(**{**asdict(PMM_CRF), 'scale_factor': 4.0})
 DEEPLAB_CONFIG = 'deeplab/deeplabv3plus_r18_toy_pseudo.py'
 REFINE_CONFIGS = {'affinitynet': 'refine/affinitynet_r18_toy.py',
                   'irn': 'refine/irn_r18_toy.py'}
 REFINE_NAMES = {'affinitynet': 'AffinityNet', 'irn': 'IRN'}
-#: Labels a method makes by its own rule, without a sweep: result key -> (table name, rule,
-#: dCRF). Spatial-BCE's Eq. 9 labels get the authors' label dCRF; SIPE's labels of the IS-CAM
-#: background (its ``eval_cam.py``) the dCRF every method gets.
+#: Labels a method makes by its own rule, without a sweep: result key -> (table name, rule
+#: name, rule, dCRF, whether labels without the dCRF exist). Spatial-BCE's Eq. 9 labels get
+#: the authors' label dCRF; SIPE's labels of the IS-CAM background (its ``eval_cam.py``) the
+#: dCRF every method gets; PMM's proportional pseudo-masks are made by a dCRF per class
+#: (α = 11), so they have no version without one.
 OWN_LABELS = {
-    'eq9': ('Eq. 9', 'adaptive', BackgroundRule(adaptive=True), TOY_ADAPTIVE_CRF),
-    'bgmap': ('IS-CAM bg', 'bg map', BackgroundRule(bg_scale=1.0), TOY_CRF),
+    'eq9': ('Eq. 9', 'adaptive', BackgroundRule(adaptive=True), TOY_ADAPTIVE_CRF, True),
+    'bgmap': ('IS-CAM bg', 'bg map', BackgroundRule(bg_scale=1.0), TOY_CRF, True),
+    'ppg': ('PPG', 'PPG α 11', BackgroundRule(ppg_alpha=11.0), TOY_PPG_CRF, False),
 }
 TRAIN_LIST = 'ImageSets/Segmentation/train.txt'
 
@@ -109,7 +119,7 @@ class Method:
     Attributes:
         name: Display name.
         configs: Stage-1 toy configs without and with ISL/FSL.
-        refine: The refinement network of the method's paper.
+        refine: The refinement network of the method's paper (None: it has none).
         refine_options: Named ``--cfg-options`` of the refinement config, without and with
             ISL/FSL (the papers' seed and inference settings).
         refine_config: The refinement config (default: ``REFINE_CONFIGS[refine]``).
@@ -118,16 +128,22 @@ class Method:
         refine_from_baseline: The refinement backbone starts from the same seed's CAM
             baseline instead of the method's own stage-1 network (a ViT for MCTformer; the
             toy's stand-in for the authors' ImageNet ResNet38d).
+        stage1_of: Key of the method whose stage 1 (networks and CAMs, with and without
+            ISL/FSL) this one shares instead of training its own (PMM: SEAM's).
+        seg_config: The method's own stage-3 config, trained on its own labels + dCRF
+            instead of DeepLab on the best labels (PMM: PSPNet with pretended under-fitting).
     """
 
     name: str
     configs: tuple[str, str]
-    refine: str
+    refine: str | None
     refine_options: tuple[dict, dict] = ({}, {})
     refine_config: str | None = None
     own_labels: str | None = None
     spatial_bce: bool = False
     refine_from_baseline: bool = False
+    stage1_of: str | None = None
+    seg_config: str | None = None
 
 
 _SEEDS = 'train_dataloader.dataset.pipeline'
@@ -154,6 +170,11 @@ METHODS = {
                                       'mctformer/mctformer_v2_hfpl_vit-t_toy.py'),
                         'affinitynet', refine_config='refine/affinitynet_r18_mctformer_toy.py',
                         refine_from_baseline=True),
+    # PMM: SEAM's stage 1 on the toy (PMM's stage 1 is SEAM with another batch size and
+    # learning rate; the ScaleNet multi-crop stage is not reproduced), its proportional
+    # pseudo-masks, and PSPNet with pretended under-fitting on them.
+    'pmm': Method('PMM', ('seam/seam_r18_toy.py', 'seam/seam_hfpl_r18_toy.py'), None,
+                  own_labels='ppg', stage1_of='seam', seg_config='pmm/pspnet_r18_toy_pseudo.py'),
 }
 
 
@@ -331,12 +352,16 @@ class Pipeline:
     def __init__(self, settings: PipelineSettings) -> None:
         self.settings = settings
         self.samples: list[tuple[str, str]] | None = None
+        self.num_classes = 0  # with background, set with ``samples``
 
     def root(self, seed: int, variant: Variant) -> str:
         return osp.join(self.settings.work_dir, f'seed{seed}', variant.slug)
 
     # --- stage 1 ---------------------------------------------------------------------
     def stage1(self, variant: Variant, seed: int) -> tuple[Config, str]:
+        shared = METHODS[variant.method].stage1_of
+        if shared is not None:
+            return self.stage1(Variant(shared, variant.hfpl), seed)
         root = self.root(seed, variant)
         cfg = _config(variant.config, self.settings, osp.join(root, 'stage1'), seed)
         if METHODS[variant.method].spatial_bce:
@@ -358,17 +383,28 @@ class Pipeline:
 
     def _samples(self, cfg: Config) -> list[tuple[str, str]]:
         if self.samples is None:
-            self.samples = id_gt_pairs(build_split(cfg, TRAIN_LIST))
+            dataset = build_split(cfg, TRAIN_LIST)
+            self.samples = id_gt_pairs(dataset)
+            self.num_classes = len(dataset.metainfo['classes'])
         return self.samples
 
     # --- stage 2 ---------------------------------------------------------------------
     def stage2(self, variant: Variant, seed: int) -> dict:
-        """CAMs, sweep, pseudo-labels (+dCRF), Eq. 9 labels for Spatial-BCE; cached."""
+        """CAMs, sweep, pseudo-labels (+dCRF), the method's own labels; cached."""
         root = self.root(seed, variant)
         done = osp.join(root, 'stage2.json')
         if osp.exists(done):
             return _read_json(done)
         start = time.time()
+        shared = METHODS[variant.method].stage1_of
+        if shared is not None:  # the shared method's CAMs and sweep, then the own labels
+            base = self.stage2(Variant(shared, variant.hfpl), seed)
+            result = {key: value for key, value in base.items()
+                      if key.split('_')[0] not in OWN_LABELS}
+            self._own_labels(self.stage1(variant, seed)[0], variant, root, result)
+            result['seconds'] = time.time() - start
+            _write_json(done, result)
+            return result
         cfg, checkpoint = self.stage1(variant, seed)
         cam_dir = osp.join(root, 'cams')
         dataset = build_split(cfg, TRAIN_LIST,
@@ -377,7 +413,7 @@ class Pipeline:
         _log(f'{variant.name} seed {seed}: CAMs of {len(dataset)} training images')
         generate_cams(model, dataset, cam_dir, model.head.num_classes)
         samples = self._samples(cfg)
-        num_classes = len(dataset.metainfo['classes'])
+        num_classes = self.num_classes
         _log(f'{variant.name} seed {seed}: background-threshold sweep')
         rules = [BackgroundRule(bg_threshold=t) for t in BG_THRESHOLDS]
         sweep = [dict(bg_threshold=t, **{k: s[k] for k in ('J', 'F', 'J&F')})
@@ -389,23 +425,36 @@ class Pipeline:
              f'(J {best["J"]:.2f}){" AT THE EDGE OF THE GRID" if edge else ""}')
         result = dict(checkpoint=osp.abspath(checkpoint), cam_dir=osp.abspath(cam_dir),
                       threshold=best['bg_threshold'], threshold_at_edge=edge, sweep=sweep)
-        labelings = [('pl', BackgroundRule(bg_threshold=best['bg_threshold']), None),
-                     ('pl_crf', BackgroundRule(bg_threshold=best['bg_threshold']), TOY_CRF)]
+        self._labelings(cfg, root, result, [
+            ('pl', BackgroundRule(bg_threshold=best['bg_threshold']), None),
+            ('pl_crf', BackgroundRule(bg_threshold=best['bg_threshold']), TOY_CRF)])
+        self._own_labels(cfg, variant, root, result)
+        result['seconds'] = time.time() - start
+        _write_json(done, result)
+        return result
+
+    def _own_labels(self, cfg: Config, variant: Variant, root: str, result: dict) -> None:
+        """The labels of the method's own rule (:data:`OWN_LABELS`), into ``result``."""
         own = METHODS[variant.method].own_labels
         if own is not None:
-            _, _, rule, crf = OWN_LABELS[own]
-            labelings += [(own, rule, None), (f'{own}_crf', rule, crf)]
+            _, _, rule, crf, plain = OWN_LABELS[own]
+            self._labelings(cfg, root, result,
+                            [(own, rule, None)] * plain + [(f'{own}_crf', rule, crf)])
+
+    def _labelings(self, cfg: Config, root: str, result: dict,
+                   labelings: list[tuple[str, BackgroundRule, CRFConfig | None]]) -> None:
+        """Write and score the training labels of each ``(tag, rule, dCRF)`` from the CAMs
+        in ``result['cam_dir']``."""
+        samples = self._samples(cfg)
         ids = [sample_id for sample_id, _ in samples]
         image_dir = osp.join(self.settings.data_root, 'JPEGImages')
         for tag, rule, crf in labelings:
             label_dir = osp.join(root, tag)
-            make_pseudo_labels(cam_dir, ids, label_dir, rule, image_dir=image_dir, crf=crf,
-                               num_workers=self.settings.workers)
-            result[tag] = evaluate_label_dir(label_dir, samples, num_classes, progress=False)
+            make_pseudo_labels(result['cam_dir'], ids, label_dir, rule, image_dir=image_dir,
+                               crf=crf, num_workers=self.settings.workers)
+            result[tag] = evaluate_label_dir(label_dir, samples, self.num_classes,
+                                             progress=False)
             result[f'{tag}_dir'] = osp.abspath(label_dir)
-        result['seconds'] = time.time() - start
-        _write_json(done, result)
-        return result
 
     # --- refinement ------------------------------------------------------------------
     def refine(self, variant: Variant, seed: int, stage2: dict) -> dict:
@@ -445,13 +494,15 @@ class Pipeline:
 
     # --- stage 3 ---------------------------------------------------------------------
     def deeplab(self, variant: Variant, seed: int, label_dir: str) -> dict:
-        """DeepLab on ``label_dir``, scored on val GT; cached."""
-        work_dir = osp.join(self.root(seed, variant), 'deeplab')
+        """DeepLab (or the method's own ``seg_config``) on ``label_dir``, scored on val GT;
+        cached."""
+        seg_config = METHODS[variant.method].seg_config
+        work_dir = osp.join(self.root(seed, variant), 'seg' if seg_config else 'deeplab')
         done = osp.join(work_dir, 'val_metrics.json')
         if osp.exists(done):
             return _read_json(done)
         start = time.time()
-        cfg = _config(DEEPLAB_CONFIG, self.settings, work_dir, seed)
+        cfg = _config(seg_config or DEEPLAB_CONFIG, self.settings, work_dir, seed)
         cfg.train_dataloader.dataset.data_prefix = dict(img_path='JPEGImages',
                                                         seg_map_path=label_dir)
         if self.settings.deeplab_iters is not None:
@@ -463,7 +514,8 @@ class Pipeline:
         # No validation inside training (IterBasedTrainLoop would also validate at the last
         # iteration): one validation below, whose metrics are kept.
         cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
-        _log(f'{variant.name} seed {seed}: training DeepLab on {label_dir}')
+        _log(f'{variant.name} seed {seed}: training {cfg.model.decode_head.type} on '
+             f'{label_dir}')
         runner = _train(cfg)
         metrics = runner.val_loop.run()
         # mAcc = 100 / classes: every pixel predicted as one class (background).
@@ -483,18 +535,25 @@ class Pipeline:
                    seconds=stage2.get('seconds', 0.0))
         candidates = [(stage2['pl_crf']['J'], stage2['pl_crf_dir'], '+dCRF')]
         for own, (title, *_) in OWN_LABELS.items():
-            if own in stage2:
-                row[own], row[f'{own}_crf'] = stage2[own], stage2[f'{own}_crf']
+            if f'{own}_crf' in stage2:
+                row[f'{own}_crf'] = stage2[f'{own}_crf']
+                if own in stage2:
+                    row[own] = stage2[own]
                 candidates.append((stage2[f'{own}_crf']['J'], stage2[f'{own}_crf_dir'],
                                    f'{title} + dCRF'))
-        if self.settings.refine:
+        method = METHODS[variant.method]
+        if self.settings.refine and method.refine is not None:
             refined = self.refine(variant, seed, stage2)
             row['refine'] = refined['labels']
             row['refine_method'] = refined['method']
             row['seconds'] += refined['seconds']
             candidates.append((refined['labels']['J'], refined['labels_dir'], refined['method']))
         if seed in self.settings.deeplab_seeds:
-            _, label_dir, source = max(candidates, key=lambda c: c[0])
+            if method.seg_config is not None:  # the method's stage 3 on its own labels
+                label_dir = stage2[f'{method.own_labels}_crf_dir']
+                source = f'{OWN_LABELS[method.own_labels][0]} + dCRF'
+            else:
+                _, label_dir, source = max(candidates, key=lambda c: c[0])
             row['deeplab'] = self.deeplab(variant, seed, label_dir)
             row['deeplab_labels'] = source
             row['seconds'] += row['deeplab']['seconds']
@@ -532,6 +591,12 @@ def _cell(rows: list[dict], key: str) -> list[str]:
     return cells
 
 
+def _method_of(name: str) -> str:
+    """The :data:`METHODS` key of a variant's display name."""
+    base = name.removesuffix('+ISL/FSL')
+    return next(key for key, method in METHODS.items() if method.name == base)
+
+
 def results_table(results: dict, quick: bool = False) -> str:
     """A markdown table: one row per variant (and the labels of methods' own rules)."""
     header = ['method', 'seeds', 'bg thr.']
@@ -548,14 +613,16 @@ def results_table(results: dict, quick: bool = False) -> str:
             cells += _cell(rows, key)
         lines.append('| ' + ' | '.join(cells) + ' |')
         for own, (title, rule_name, *_) in OWN_LABELS.items():
-            if own in rows[0]:
+            if f'{own}_crf' in rows[0]:
                 cells = [f'{name} ({title})', str(len(rows)), rule_name]
                 cells += _cell(rows, own) + _cell(rows, f'{own}_crf') + ['–'] * 6
                 lines.append('| ' + ' | '.join(cells) + ' |')
         sources = sorted({row['deeplab_labels'] for row in rows if 'deeplab_labels' in row})
         deeplab_seeds = sum('deeplab' in row for row in rows)
         if sources:
-            notes.append(f'{name}: DeepLab on its {"/".join(sources)} labels, '
+            model = ('DeepLab' if METHODS[_method_of(name)].seg_config is None
+                     else f'its own stage 3 ({METHODS[_method_of(name)].seg_config})')
+            notes.append(f'{name}: {model} on its {"/".join(sources)} labels, '
                          f'{deeplab_seeds} seed(s)')
     if any(row['threshold_at_edge'] for by_seed in results.values()
            for row in by_seed.values()):

@@ -3,6 +3,7 @@
 Examples:
     python tools/test.py CONFIG CHECKPOINT
     python tools/test.py CONFIG CHECKPOINT --out results.json
+    python tools/test.py CONFIG CHECKPOINT --tta   # the config's tta_pipeline / tta_model
     bash tools/dist_test.sh CONFIG CHECKPOINT 2
 """
 
@@ -22,6 +23,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='directory for the evaluation log')
     parser.add_argument('--out', help='dump the metrics to this JSON/YAML file')
+    parser.add_argument('--tta', action='store_true',
+                        help="test-time augmentation: the config's tta_pipeline and tta_model "
+                             '(e.g. mmhfpl.DenseCRFSegTTAModel, PMM\'s test)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config entries, e.g. test_dataloader.batch_size=4')
@@ -45,6 +49,13 @@ def main() -> None:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if args.tta:
+        missing = [key for key in ('tta_pipeline', 'tta_model') if cfg.get(key) is None]
+        if missing:
+            raise SystemExit(f'--tta: {args.config} defines no {" / ".join(missing)}')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
     prepare_launcher(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()

@@ -1,4 +1,5 @@
-"""Models of mmhfpl: classifiers, heads, backbones, losses and decode-head losses."""
+"""Models of mmhfpl: classifiers, heads, backbones, losses, decode-head losses and
+segmentor wrappers."""
 
 from .backbones import *  # noqa: F401,F403
 from .classifiers import *  # noqa: F401,F403
@@ -7,3 +8,4 @@ from .heads import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .refine import *  # noqa: F401,F403
+from .segmentors import *  # noqa: F401,F403

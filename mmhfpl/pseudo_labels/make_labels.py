@@ -18,7 +18,8 @@ Background is decided in one of five ways:
 * ``ppg_alpha=a``: PMM's proportional pseudo-masks (:mod:`.proportional_masks`): CV
   smoothing, a binary dCRF per class with background power a (PMM: 11), overlaps resolved
   by importance. It makes labels, not scores, and needs the image; ``cv_scale`` and
-  ``cam_threshold`` are its other parameters.
+  ``cam_threshold`` are its other parameters, and ``crf`` (if set) replaces PMM's dCRF
+  kernels (e.g. widths scaled for small images).
 
 With ``crf`` set, the background and class scores (normalised per pixel) are refined by
 :func:`mmhfpl.pseudo_labels.crf.dense_crf` before the argmax. Adaptive labels are refined as
@@ -41,7 +42,7 @@ from PIL import Image
 from mmhfpl.structures import CAMRecord, class_ids, load_cam_file, save_label_png
 
 from .crf import CRFConfig, crf_map, dense_crf, dense_crf_labels, read_crf_image
-from .proportional_masks import proportional_pseudo_mask
+from .proportional_masks import PMM_CRF, proportional_pseudo_mask
 
 #: Bilateral kernel of the Spatial-BCE authors' label dCRF (sxy 40, srgb 5); the Gaussian
 #: kernel (sxy 3, compat 3) and 10 iterations are the :class:`CRFConfig` defaults.
@@ -149,14 +150,15 @@ def record_to_label(record: CAMRecord, rule: BackgroundRule, image: np.ndarray |
                     crf: CRFConfig | None = None) -> np.ndarray:
     """The (H, W) uint8 pseudo-label of one image.
 
-    With ``rule.ppg_alpha`` the label is PMM's proportional pseudo-mask of the image, with
-    the dCRF of that rule (``crf`` is not used).
+    With ``rule.ppg_alpha`` the label is PMM's proportional pseudo-mask of the image, whose
+    per-class dCRF takes its kernels from ``crf`` (default: PMM's, ``PMM_CRF``).
     """
     if rule.ppg_alpha is not None:
         if image is None:
             raise ValueError('proportional pseudo-masks (ppg_alpha) need the image')
         index = proportional_pseudo_mask(image, record.cams, rule.ppg_alpha,
-                                         rule.cam_threshold, rule.cv_scale)
+                                         rule.cam_threshold, rule.cv_scale,
+                                         PMM_CRF if crf is None else crf)
         return class_ids(record.labels)[index]
     scores = class_scores(record, rule)
     if crf is not None and len(record.labels) > 0:  # no class: all background, nothing to refine

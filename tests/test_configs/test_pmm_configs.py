@@ -1,6 +1,10 @@
-"""PMM's stage-1 configs: SEAM's recipe with PMM's batch and learning rate."""
+"""PMM's configs: stage 1 (SEAM's recipe with PMM's batch and learning rate) and stage 3
+(PSPNet with pretended under-fitting, PMM's test with --tta, the cyclic step)."""
+
+from pathlib import Path
 
 from mmengine.config import Config
+from mmengine.structures import PixelData
 
 from tests.conftest import REPO
 
@@ -16,3 +20,92 @@ def test_pmm_stage1_configs_are_seam_with_pmms_batch_and_lr():
         losses = {loss.type for loss in cfg.model.head.losses}
         assert losses == ({'ImportanceSamplingLoss', 'FeatureSimilarityLoss'} if hfpl
                           else {'GAPBCELoss'})
+
+
+def test_pmm_pspnet_configs_use_pretended_under_fitting_on_both_heads():
+    """Stage 3: PSPNet with PUF (beta = k = 0.5) on ResNet-38d (VOC) and on the toy DeepLab's
+    backbone (toy); the data wiring of the DeepLab configs."""
+    import torch
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import DefaultScope
+
+    voc = Config.fromfile(str(REPO / 'configs/pmm/pspnet_r38_voc_pseudo.py'))
+    deeplab = Config.fromfile(str(REPO / 'configs/deeplab/deeplabv3plus_r101_voc_pseudo.py'))
+    assert voc.train_dataloader == deeplab.train_dataloader
+    assert voc.val_evaluator == deeplab.val_evaluator and voc.train_cfg == deeplab.train_cfg
+    assert voc.model.backbone.type == 'mmhfpl.ResNet38d' and voc.model.pretrained is None
+    assert voc.model.backbone.init_cfg.checkpoint == 'checkpoints/resnet38d_ilsvrc.pth'
+    assert (voc.model.decode_head.type, voc.model.decode_head.in_channels) == ('PSPHead', 4096)
+    assert voc.model.auxiliary_head.in_channels == 1024
+    toy = Config.fromfile(str(REPO / 'configs/pmm/pspnet_r18_toy_pseudo.py'))
+    toy_deeplab = Config.fromfile(str(REPO / 'configs/deeplab/deeplabv3plus_r18_toy_pseudo.py'))
+    assert toy.model.backbone == toy_deeplab.model.backbone
+    assert toy.train_dataloader == toy_deeplab.train_dataloader
+    for cfg, size in ((voc, 64), (toy, 48)):
+        for head, weight in (('decode_head', 1.0), ('auxiliary_head', 0.4)):
+            assert cfg.model[head].loss_decode == dict(
+                type='mmhfpl.PretendedUnderFittingLoss', beta=0.5, k=0.5, loss_weight=weight)
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            from mmseg.registry import MODELS
+            from mmseg.structures import SegDataSample
+
+            cfg.model.backbone.pop('init_cfg', None)  # no weights in tests
+            cfg.model.data_preprocessor.size = (size, size)
+            model = revert_sync_batchnorm(MODELS.build(cfg.model)).train()
+            generator = torch.Generator().manual_seed(0)
+            samples = []
+            for _ in range(2):
+                sample = SegDataSample()
+                sample.gt_sem_seg = PixelData(data=torch.randint(
+                    0, cfg.model.decode_head.num_classes, (1, size, size), generator=generator))
+                sample.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size),
+                                         pad_shape=(size, size)))
+                samples.append(sample)
+            inputs = [torch.randint(0, 256, (3, size, size), generator=generator,
+                                    dtype=torch.uint8) for _ in range(2)]
+            data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), True)
+            losses = model(**data, mode='loss')
+        total = losses['decode.loss_ce'] + losses['aux.loss_ce']
+        assert torch.isfinite(total) and total.item() > 0
+        total.backward()
+
+
+def test_toy_pspnet_trains_and_tests_with_pmms_tta_through_the_tools(tmp_path, toy_root):
+    import json
+    import sys
+
+    from tests.conftest import as_cli, run_tool
+
+    config = str(REPO / 'configs/pmm/pspnet_r18_toy_pseudo.py')
+    options = {
+        'train_dataloader.dataset.data_prefix.seg_map_path': f'{toy_root}/SegmentationClass',
+        'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2, 'param_scheduler.0.end': 2,
+        'default_hooks.checkpoint.interval': 2, 'train_dataloader.batch_size': 2}
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options[f'{loader}.dataset.data_root'] = toy_root
+        options[f'{loader}.num_workers'] = 0
+        options[f'{loader}.persistent_workers'] = False
+    work = tmp_path / 'work'
+    run_tool([sys.executable, 'tools/train.py', config, '--work-dir', str(work),
+              *as_cli(options)])
+    out = tmp_path / 'metrics.json'
+    result = run_tool([sys.executable, 'tools/test.py', config, str(work / 'iter_2.pth'),
+                       '--tta', '--work-dir', str(tmp_path / 'test'), '--out', str(out),
+                       *as_cli(options)])
+    # The logged config: the TTA model wraps the segmentor (without --tta, model is PSPNet's).
+    assert "module=dict(" in result.stdout + result.stderr
+    metrics = json.loads(out.read_text())
+    assert 0.0 <= metrics['mIoU'] <= 100.0 and 0.0 <= metrics['F'] <= 100.0
+    # PMM's cyclic step (README "PMM"): the trained model's TTA + dCRF predictions of the
+    # training images become the next run's masks.
+    cyclic = tmp_path / 'cyclic'
+    run_tool([sys.executable, 'tools/test.py', config, str(work / 'iter_2.pth'), '--tta',
+              '--work-dir', str(tmp_path / 'predict'), *as_cli({
+                  **options,
+                  'test_dataloader.dataset.ann_file': 'ImageSets/Segmentation/train.txt',
+                  'test_evaluator.type': 'IoUMetric', 'test_evaluator.format_only': True,
+                  'test_evaluator.output_dir': str(cyclic)})])
+    ids = (Path(toy_root) / 'ImageSets/Segmentation/train.txt').read_text().split()
+    assert sorted(p.stem for p in cyclic.glob('*.png')) == sorted(ids)
+    from mmhfpl.structures import load_label_png
+    assert load_label_png(cyclic / f'{ids[0]}.png').shape == (128, 128)

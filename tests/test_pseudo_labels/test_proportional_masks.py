@@ -93,6 +93,21 @@ def test_ppg_rule_makes_labels_from_a_cam_record():
     assert (record_to_label(empty, BackgroundRule(ppg_alpha=11.0), img) == 0).all()
 
 
+def test_ppg_rule_takes_its_dcrf_kernels_from_crf():
+    from dataclasses import replace
+
+    from mmhfpl.pseudo_labels.proportional_masks import PMM_CRF
+
+    img, cams = _example(1)
+    record = CAMRecord(cams=cams, labels=np.array([3, 7]))
+    narrow = replace(PMM_CRF, scale_factor=8.0)  # spatial widths / 8, as for small images
+    label = record_to_label(record, BackgroundRule(ppg_alpha=11.0), img, crf=narrow)
+    expected = np.array([0, 4, 8])[proportional_pseudo_mask(img, cams, 11.0, crf=narrow)]
+    assert (label == expected).all()
+    default = record_to_label(record, BackgroundRule(ppg_alpha=11.0), img)
+    assert (label != default).any(), 'the kernels change the masks of this example'
+
+
 def test_make_pseudo_labels_reads_the_image_for_ppg(tmp_path):
     from PIL import Image
 

@@ -76,6 +76,28 @@ def test_quick_sipe_and_mctformer_with_their_own_labels_and_refinement(tmp_path)
     assert 'seed0/cam/stage1' in text and 'bg_threshold=0.39' in text
 
 
+@pytest.mark.slow
+def test_quick_pmm_shares_seams_stage1_and_trains_pspnet_on_its_masks(tmp_path):
+    """PMM: SEAM's networks and CAMs, proportional pseudo-masks (no version without their
+    dCRF), no refinement network, PSPNet with pretended under-fitting on the masks."""
+    work, data = tmp_path / 'work', tmp_path / 'toy'
+    out = run_tool([sys.executable, 'tools/run_pipeline.py', '--quick', '--methods', 'seam',
+                    'pmm', '--work-dir', str(work), '--data-root', str(data)], timeout=900)
+    assert '| PMM (PPG) | 1 | PPG α 11 | – | – | – |' in out.stdout
+    assert 'PMM: its own stage 3 (pmm/pspnet_r18_toy_pseudo.py) on its PPG + dCRF' in out.stdout
+    results = json.loads((work / 'results.json').read_text())['results']
+    for hfpl in ('', '+ISL/FSL'):
+        seam, pmm = results['SEAM' + hfpl]['0'], results['PMM' + hfpl]['0']
+        assert pmm['pl'] == seam['pl'] and pmm['pl_crf'] == seam['pl_crf'], 'shared CAMs'
+        assert 'ppg' not in pmm and 0.0 <= pmm['ppg_crf']['J'] <= 100.0
+        assert pmm['deeplab_labels'] == 'PPG + dCRF'
+        assert 0.0 <= pmm['deeplab']['J'] <= 100.0
+    assert not (work / 'seed0' / 'pmm' / 'stage1').exists()
+    assert len(list((work / 'seed0' / 'pmm_hfpl' / 'ppg_crf').glob('*.png'))) == 64
+    text = next((work / 'seed0' / 'pmm' / 'seg').rglob('pspnet_r18_toy_pseudo.py')).read_text()
+    assert 'PretendedUnderFittingLoss' in text and str(work / 'seed0' / 'pmm' / 'ppg_crf') in text
+
+
 def test_paired_deltas_pair_each_seed_with_its_baseline():
     from tests.conftest import load_tool
 
