@@ -630,8 +630,8 @@ def results_table(results: dict, quick: bool = False) -> str:
                      f'({BG_THRESHOLDS[0]}-{BG_THRESHOLDS[-1]})')
     if any(row.get('deeplab', {}).get('constant_prediction') for by_seed in results.values()
            for row in by_seed.values()):
-        notes.append('† DeepLab predicted background everywhere: its schedule was too short '
-                     'to learn the classes')
+        notes.append('† DeepLab predicted background everywhere (a schedule too short to '
+                     'learn the classes, or training labels that are nearly all background)')
     if quick:
         notes.insert(0, 'SMOKE TEST (--quick): tiny set and schedules; these figures check '
                      'that the chain runs and are not results')
