@@ -16,6 +16,7 @@ world-size-th image (a COCO-sized run spreads over nodes with the usual launcher
 import argparse
 import os
 import os.path as osp
+from dataclasses import replace
 
 from mmengine.config import Config, DictAction
 
@@ -23,6 +24,7 @@ from mmhfpl.pseudo_labels import BackgroundRule, make_pseudo_labels
 from mmhfpl.pseudo_labels.crf import CRFConfig
 from mmhfpl.pseudo_labels.dataset_access import build_split
 from mmhfpl.pseudo_labels.make_labels import ADAPTIVE_CRF_KERNELS
+from mmhfpl.pseudo_labels.proportional_masks import PMM_CRF
 from mmhfpl.structures import image_id
 from mmhfpl.utils import close_launcher, merge_cfg_options, register_all_modules, start_launcher
 
@@ -57,7 +59,8 @@ def parse_args() -> argparse.Namespace:
                              'of the hard labels)')
     parser.add_argument('--crf-iterations', type=int, default=CRFConfig.iterations)
     parser.add_argument('--crf-scale-factor', type=float, default=CRFConfig.scale_factor,
-                        help='divide the dCRF spatial widths by this (4 for the 128 px toy set)')
+                        help='divide the dCRF spatial widths by this (4 for the 128 px toy set; '
+                             "with --ppg-alpha, PMM's per-class dCRF)")
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help='shard the images over the ranks of a torchrun launch')
@@ -86,6 +89,9 @@ def main() -> None:
     kernels = ADAPTIVE_CRF_KERNELS if args.adaptive else {}
     crf = (CRFConfig(**kernels, iterations=args.crf_iterations,
                      scale_factor=args.crf_scale_factor) if args.crf else None)
+    if args.ppg_alpha is not None:  # PMM's per-class dCRF, with the widths and iterations
+        crf = replace(PMM_CRF, iterations=args.crf_iterations,
+                      scale_factor=args.crf_scale_factor)
     rule = BackgroundRule(bg_threshold=args.bg_threshold, alpha=args.alpha,
                           adaptive=args.adaptive, normalize=not args.raw_probs,
                           bg_scale=args.bg_scale, ppg_alpha=args.ppg_alpha,

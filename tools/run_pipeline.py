@@ -668,7 +668,10 @@ def paired_deltas(results: dict) -> str:
 
 
 def save_figure(pipeline: Pipeline, path: str, num_images: int = 4) -> None:
-    """CAM and pseudo-label overlays of a few validation images (first seed), with a legend."""
+    """CAM and pseudo-label overlays of a few validation images (first seed), with a legend.
+
+    A method that shares another's stage 1 (PMM) shows as that method (same CAMs).
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -677,7 +680,9 @@ def save_figure(pipeline: Pipeline, path: str, num_images: int = 4) -> None:
     settings = pipeline.settings
     seed = settings.seeds[0]
     loaded = []
-    for variant in settings.variants:
+    variants = list(dict.fromkeys(
+        Variant(METHODS[v.method].stage1_of or v.method, v.hfpl) for v in settings.variants))
+    for variant in variants:
         stage2 = pipeline.stage2(variant, seed)
         cfg = _config(variant.config, settings, osp.join(pipeline.root(seed, variant),
                                                          'stage1'), seed)
@@ -700,7 +705,9 @@ def save_figure(pipeline: Pipeline, path: str, num_images: int = 4) -> None:
         gt = load_label_png(info['seg_map_path'])
         panels = [(image, 'image'), (palette[gt], 'GT')]
         for variant, model, threshold in loaded:
-            record = tta_record(model, views, model.head.num_classes, info['gt_label'])
+            # each model fills the data samples with its own fields: give it fresh ones
+            record = tta_record(model, copy.deepcopy(views), model.head.num_classes,
+                                info['gt_label'])
             heat = record.cams.max(axis=0) if len(record.labels) else np.zeros(gt.shape)
             label = record_to_label(record, BackgroundRule(bg_threshold=threshold),
                                     np.ascontiguousarray(image), TOY_CRF)

@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,9 +11,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+from PIL import Image
 
-from mmhfpl.pseudo_labels import cam_tta_pipeline, load_cam_file, tta_record
+from mmhfpl.pseudo_labels import BackgroundRule, cam_tta_pipeline, load_cam_file, tta_record
 from mmhfpl.pseudo_labels.dataset_access import build_split
+from mmhfpl.pseudo_labels.make_labels import record_to_label
+from mmhfpl.pseudo_labels.proportional_masks import PMM_CRF
 from mmhfpl.registry import MODELS
 from mmhfpl.structures import load_label_png
 from tests.conftest import REPO, free_port, run_tool, tiny_options
@@ -58,6 +62,16 @@ def test_cam_generation_on_two_ranks_then_labels_and_evaluation(tmp_path, toy_ro
     assert result.stdout.count('4 written, 0 already present (this rank)') == 2
     for name in os.listdir(labels):
         assert (load_label_png(sharded / name) == load_label_png(labels / name)).all()
+
+    # PMM's masks with the dCRF widths divided by 4 (the toy's) equal the library's.
+    ppg = tmp_path / 'ppg'
+    run_tool([sys.executable, 'tools/make_pseudo_labels.py', CAM_CONFIG, '--cams', str(cams),
+              '--out-dir', str(ppg), '--ppg-alpha', '11', '--crf-scale-factor', '4', *options])
+    image = np.asarray(Image.open(f'{toy_root}/JPEGImages/toy_000032.jpg').convert('RGB'))
+    expected = record_to_label(load_cam_file(str(cams / 'toy_000032.npz')),
+                               BackgroundRule(ppg_alpha=11.0), image,
+                               replace(PMM_CRF, scale_factor=4.0))
+    assert (load_label_png(ppg / 'toy_000032.png') == expected).all()
 
     report = tmp_path / 'sweep.json'
     out = run_tool([sys.executable, 'tools/eval_pseudo_labels.py', CAM_CONFIG, '--cams',
