@@ -27,6 +27,7 @@ import sys
 import time
 
 from mmhfpl.pseudo_labels import BackgroundRule, cam_tta_pipeline, evaluate_cams, generate_cams
+from mmhfpl.pseudo_labels.cam_generation import cam_fusion_of
 from mmhfpl.pseudo_labels.dataset_access import build_split, id_gt_pairs
 from mmhfpl.utils import merge_cfg_options, register_all_modules
 
@@ -64,7 +65,8 @@ def _score(cfg, checkpoint: str, maps: dict, out: str, settings: rp.PipelineSett
     model = rp._load_model(cfg, checkpoint)
     scores = {}
     for name, (field, fusion) in maps.items():
-        model.cam_fusion = fusion
+        if cam_fusion_of(model) != fusion:  # the head's CAM of SIPE: the CAM baseline's rule
+            model.cam_fusion = fusion
         cam_dir = osp.join(out, field)
         generate_cams(model, dataset, cam_dir, model.head.num_classes, cam_key=field)
         scores[name] = _best(cam_dir, samples, num_classes)
