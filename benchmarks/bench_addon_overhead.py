@@ -17,9 +17,11 @@ Two pairs of VOC configs, each a baseline and the same network with ISL/FSL:
 Each model is built as the tests' ``build_model`` does (the config's model with the
 backbone's own initialisation instead of the ImageNet checkpoint, then ``init_weights``)
 from the same torch seed, so both models of a pair start from the same weights, with the
-config's optimizer wrapper. A step is the model's ``train_step`` (data preprocessing,
-forward, losses, backward, optimizer step) on a batch of random uint8 crops with one to three
-random VOC classes per image (60 / 30 / 10 %); both models of a pair get the same batches.
+config's optimizer wrapper at learning rate 0 (random weights at real size diverge to NaN at
+the configs' rates; the step costs the same). A step is the model's ``train_step`` (data
+preprocessing, forward, losses, backward, optimizer step) on a batch of random uint8 crops
+with one to three random VOC classes per image (60 / 30 / 10 %); both models of a pair get
+the same batches.
 Steps alternate between the two models (A B A B ...), so a change of machine load hits both
 alike; the first ``--warmup`` steps of each are not timed. It prints the mean and standard
 deviation of the seconds per step, the ratio +ISL/FSL / baseline (seed 000 reports +30 %
@@ -87,10 +89,10 @@ class Trainee:
     optim_wrapper: OptimWrapper
     crop: int
 
-    def step(self, batch: dict) -> float:
-        """One training step on ``batch``; returns its total loss."""
+    def step(self, batch: dict) -> tuple[float, list[str]]:
+        """One training step on ``batch``; returns its total loss and the loss names."""
         log_vars = self.model.train_step(batch, self.optim_wrapper)
-        return float(log_vars['loss'].detach())
+        return float(log_vars['loss'].detach()), sorted(k for k in log_vars if k != 'loss')
 
 
 def build_trainee(config: str, crop: int | None, seed: int) -> Trainee:
@@ -108,8 +110,12 @@ def build_trainee(config: str, crop: int | None, seed: int) -> Trainee:
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.train()
-    return Trainee(config, model, build_optim_wrapper(model, cfg.optim_wrapper),
-                   crop or cfg.crop_size)
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    # Random weights at real size diverge (NaN) within a few steps at the configs' learning
+    # rates; the optimizer still steps, with lr 0, which costs the same.
+    for group in optim_wrapper.optimizer.param_groups:
+        group['lr'] = 0.0
+    return Trainee(config, model, optim_wrapper, crop or cfg.crop_size)
 
 
 def make_batch(seed: int, step: int, batch_size: int, crop: int) -> dict:
@@ -158,22 +164,24 @@ def peak_rss_mib(config: str, args: argparse.Namespace) -> float:
     return json.loads(payload)['peak_mib']
 
 
-def time_pair(baseline: Trainee, addon: Trainee,
-              args: argparse.Namespace) -> dict[str, list[float]]:
-    """Seconds of each timed step of both models, alternating between them."""
+def time_pair(baseline: Trainee, addon: Trainee, args: argparse.Namespace
+              ) -> tuple[dict[str, list[float]], dict[str, list[str]]]:
+    """Seconds of each timed step of both models, alternating between them, and the names
+    of the losses each model logged (so the add-on's losses are seen to run)."""
     times: dict[str, list[float]] = {'baseline': [], 'addon': []}
+    names: dict[str, list[str]] = {}
     for step in range(args.warmup + args.steps):
         for name, trainee in (('baseline', baseline), ('addon', addon)):
             # A fresh copy of the step's batch: the data preprocessor may annotate samples.
             batch = make_batch(args.seed, step, args.batch_size, trainee.crop)
             start = time.perf_counter()
-            loss = trainee.step(batch)
+            loss, names[name] = trainee.step(batch)
             elapsed = time.perf_counter() - start
             if not torch.isfinite(torch.tensor(loss)):
                 raise FloatingPointError(f'{trainee.config}: loss {loss} at step {step}')
             if step >= args.warmup:
                 times[name].append(elapsed)
-    return times
+    return times, names
 
 
 def parse_args() -> argparse.Namespace:
@@ -216,13 +224,14 @@ def main() -> None:
         addon = build_trainee(addon_config, args.crop, args.seed)
         params = sum(p.numel() for p in baseline.model.parameters()) / 1e6
         print(f'{title} ({params:.1f} M parameters), {baseline.crop}x{baseline.crop} crops')
-        times = time_pair(baseline, addon, args)
+        times, names = time_pair(baseline, addon, args)
         for label, key, config in (('baseline', 'baseline', base_config),
                                    ('+ISL/FSL', 'addon', addon_config)):
             spread = statistics.stdev(times[key]) if len(times[key]) > 1 else 0.0
             rss = f'{peaks[config]:7.0f} MiB' if peaks else '    n/a'
             print(f'  {label:<9} {statistics.mean(times[key]):8.3f} ± {spread:6.3f} s/step  '
                   f'peak RSS {rss}  {config}')
+            print(f'    losses: {", ".join(names[key])}')
         ratio = statistics.mean(times['addon']) / statistics.mean(times['baseline'])
         rss_ratio = (f', peak RSS {peaks[addon_config] / peaks[base_config]:.2f}x'
                      if peaks else '')

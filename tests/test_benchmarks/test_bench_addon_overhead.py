@@ -39,6 +39,10 @@ def test_compares_baseline_and_addon_steps(model, crop, batch, rss):
                         re.MULTILINE)
         assert row, f'no row for {config}:\n{out}'
         assert int(row.group(1).split()[0]) > 100 if rss else row.group(1) == 'n/a'
+    losses = re.findall(r'^    losses: (.*)$', out, re.MULTILINE)
+    assert len(losses) == 2, out
+    assert 'loss_isl' not in losses[0] and 'loss_fsl' not in losses[0], 'baseline row first'
+    assert 'loss_isl' in losses[1] and 'loss_fsl' in losses[1], 'the add-on runs its losses'
     memory = r', peak RSS [\d.]+x' if rss else ''
     assert re.search(rf'^{title} {crop}x{crop}, batch {batch}: \+ISL/FSL / baseline '
                      rf'[\d.]+x \([+-][\d.]+ %\){memory}$', out, re.MULTILINE), out
