@@ -514,8 +514,7 @@ class Pipeline:
         # No validation inside training (IterBasedTrainLoop would also validate at the last
         # iteration): one validation below, whose metrics are kept.
         cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
-        _log(f'{variant.name} seed {seed}: training {cfg.model.decode_head.type} on '
-             f'{label_dir}')
+        _log(f'{variant.name} seed {seed}: training {seg_config or "DeepLab"} on {label_dir}')
         runner = _train(cfg)
         metrics = runner.val_loop.run()
         # mAcc = 100 / classes: every pixel predicted as one class (background).
