@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/bench_fsl.py            # B=8, K=21 at 56x56 and 112x112 (+ 112x112, B=1)
     python benchmarks/bench_fsl.py --quick    # small maps only
     python benchmarks/bench_fsl.py --no-compile
+    python benchmarks/bench_fsl.py --no-compile --sizes 1,21,224,224 8,21,224,224 --repeats 1
 
 Every (implementation, size) runs in a fresh subprocess on the same seeded inputs: one
 warm-up call (its time is reported as "first call"; for the compiled variant it includes
@@ -178,6 +179,8 @@ def main() -> None:
     parser.add_argument('--warm-cache', action='store_true',
                         help='keep the default inductor cache (first compiled call is faster)')
     parser.add_argument('--repeats', type=int, default=None)
+    parser.add_argument('--sizes', nargs='+', metavar='B,K,H,W',
+                        help='map sizes to run instead of the default ones')
     parser.add_argument('--mem-limit-gb', type=float, default=12.0)
     parser.add_argument('--timeout', type=float, default=900.0)
     parser.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
@@ -194,7 +197,14 @@ def main() -> None:
         run_child(args)
         return
 
-    if args.quick:
+    if args.sizes:
+        try:
+            sizes = [tuple(int(v) for v in size.split(',')) for size in args.sizes]
+        except ValueError:
+            parser.error(f'--sizes takes B,K,H,W integers, got {args.sizes}')
+        if any(len(size) != 4 for size in sizes):
+            parser.error(f'--sizes takes B,K,H,W integers, got {args.sizes}')
+    elif args.quick:
         sizes = [(8, 21, 24, 24), (8, 21, 32, 28)]
     else:
         sizes = [(8, 21, 56, 56), (8, 21, 112, 112), (1, 21, 112, 112)]

@@ -32,6 +32,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--ann-file', help='image list (default: the test split of the config)')
     parser.add_argument('--scales', type=float, nargs='+', default=list(DEFAULT_SCALES))
     parser.add_argument('--no-flip', action='store_true', help='no horizontal-flip TTA')
+    parser.add_argument('--crop-size', type=int,
+                        help="PMM's multi-crop inference: views are windows of this size at "
+                             'each of --scales (PMM: 448, with --crop-stride 300 and scales '
+                             '0.75 1 1.25 ... 3) instead of whole rescaled images')
+    parser.add_argument('--crop-stride', type=int, help='step between multi-crop windows')
     parser.add_argument('--cam-key', default='cam',
                         help='prediction field to save (e.g. cam_cls: SEAM\'s CAM before the '
                              'PCM)')
@@ -52,7 +57,8 @@ def main() -> None:
     init_default_scope(cfg.get('default_scope', 'mmhfpl'))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')
-    dataset = build_split(cfg, args.ann_file, cam_tta_pipeline(args.scales, not args.no_flip))
+    dataset = build_split(cfg, args.ann_file, cam_tta_pipeline(args.scales, not args.no_flip,
+                                                               args.crop_size, args.crop_stride))
     counts = generate_cams(model, dataset, args.out_dir, model.head.num_classes,
                            cam_key=args.cam_key)
     print(f'\nCAMs in {args.out_dir}: {counts["written"]} written '

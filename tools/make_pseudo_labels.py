@@ -7,6 +7,8 @@ Examples:
     python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --adaptive   # seed 003 Eq. 9
     python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --bg-scale 1  # SIPE
     python tools/make_pseudo_labels.py CONFIG --cams D --out-dir D2 --ppg-alpha 11  # PMM
+    python tools/make_pseudo_labels.py CONFIG --cams D --out-dir heat --alpha 24 --crf \
+        --min-confidence 0.9  # PMM's heat maps for multi-crop training
 
 The config's test dataset (or --ann-file) names the images. Existing PNGs are kept, so an
 interrupted run resumes. Under ``torchrun ... --launcher pytorch`` each rank labels every
@@ -61,6 +63,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--crf-scale-factor', type=float, default=CRFConfig.scale_factor,
                         help='divide the dCRF spatial widths by this (4 for the 128 px toy set; '
                              "with --ppg-alpha, PMM's per-class dCRF)")
+    parser.add_argument('--min-confidence', type=float,
+                        help='with --crf: label 255 (ignored) where the dCRF posterior is not '
+                             'above this (PMM\'s heat maps: --alpha 24 --crf --min-confidence 0.9)')
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help='shard the images over the ranks of a torchrun launch')
@@ -71,6 +76,8 @@ def parse_args() -> argparse.Namespace:
         parser.error('--raw-probs applies to --adaptive only')
     if args.ppg_alpha is not None and args.crf:
         parser.error('--ppg-alpha runs its own dCRF per class; drop --crf')
+    if args.min_confidence is not None and (not args.crf or args.adaptive):
+        parser.error('--min-confidence needs --crf and a rule other than --adaptive')
     return args
 
 
@@ -98,7 +105,8 @@ def main() -> None:
                           cv_scale=args.cv_scale, cam_threshold=args.cam_threshold)
     counts = make_pseudo_labels(args.cams, [image_id(info['img_path']) for info in infos],
                                 args.out_dir, rule, image_dir=image_dirs.pop(),
-                                image_suffix=suffixes.pop(), crf=crf, num_workers=args.workers)
+                                image_suffix=suffixes.pop(), crf=crf, num_workers=args.workers,
+                                min_confidence=args.min_confidence)
     print(f'pseudo-labels in {args.out_dir}: {counts["written"]} written, '
           f'{counts["skipped"]} already present (this rank)')
     close_launcher()

@@ -83,7 +83,7 @@ from make_toy_voc import ToyVOCConfig, make_toy_voc  # noqa: E402
 
 #: Version of the benchmark protocol (README "Benchmark protocol"); a change of protocol is a
 #: new version.
-PROTOCOL = 'toy-v2 protocol 1 (2026-12-03)'
+PROTOCOL = 'toy-v2 protocol 2 (2026-12-03)'
 #: Background thresholds of the sweep, the same for every method: 0.05 to 0.95.
 BG_THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
 # SEAM's dCRF widths (Gaussian sxy 3, bilateral sxy 80) are meant for ~500-pixel VOC images;

@@ -2,11 +2,14 @@
 # cam/cam_r18_toy.py with a new SpatialBCEHead, three phases of 300 iterations with a Q
 # update at the end of each (single-scale labelling, no dCRF), alternation 80/20 within each
 # period of 100 iterations as in the paper setting (about 5 minutes on 2 CPU cores).
-# Deviation: the T/NT term is the reverse KL(q || m). With the authors' KL(m || q) every toy
-# run collapsed to all-background within 20 iterations (see the README); the reverse
-# direction is unbounded at m = 0 and keeps the class maps alive. The backbone starts from
-# the toy BCE baseline (in place of ImageNet weights) and Q from its dCRF pseudo-labels
-# (tools/make_q_file.py):
+# The T/NT term is the authors' KL(m || q), and the input is the authors': the whole image
+# resized to a square of the training size (their 369; the toy's 112), no random crop.
+# Until toy-v2 protocol 2 (2026-12-03) the toy used random-scale crops with the reverse
+# KL(q || m): with crops, the authors' direction shrank the masks at every Q update (Q is
+# the proportion of the whole image, which a crop does not show), and the recipe study
+# (README "Spatial-BCE") found the input, not the KL direction, to be what decides it.
+# The backbone starts from the toy BCE baseline (in place of ImageNet weights) and Q from
+# its dCRF pseudo-labels (tools/make_q_file.py):
 #   python tools/train.py configs/cam/cam_r18_toy.py        # -> work_dirs/cam_r18_toy
 #   python tools/train.py configs/spatial_bce/spatial_bce_r18_toy.py \
 #       --cfg-options custom_hooks.QUpdateHook.q_file=work_dirs/toy_q_init.npz
@@ -22,7 +25,14 @@ baseline = 'work_dirs/cam_r18_toy/iter_300.pth'
 model = dict(
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=baseline, prefix='backbone.')),
     head=dict(_delete_=True, type='SpatialBCEHead', num_classes=6, in_channels=256,
-              loss_tnt=dict(type='TNTProportionKLLoss', direction='reverse')))
+              loss_tnt=dict(type='TNTProportionKLLoss', direction='forward')))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(112, 112), keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmpretrain.PackInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),

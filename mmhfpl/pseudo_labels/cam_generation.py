@@ -8,7 +8,10 @@ authors of the model combine them (:data:`CAM_FUSIONS`: IRN's rectified sum and 
 normalisation for CAM heads, SEAM's min-max normalised sum, Spatial-BCE's sigmoid of the
 mean logits with TTA-averaged thresholds, SIPE's max-normalised sum of IS-CAMs with their
 background, MCTformer's min-max normalised sum) and restricted to the image's labelled classes
-(:func:`tta_record`). Results go to one ``.npz`` per image
+(:func:`tta_record`). With ``crop_size``, the views are instead PMM's multi-crop windows
+(``mmhfpl.MultiCropViews``): each view's map is upsampled to its window, pasted back there,
+and the maps are averaged over the views covering each pixel before the fusion's
+normalisation. Results go to one ``.npz`` per image
 (:mod:`mmhfpl.pseudo_labels.cam_io`), written atomically; existing files are skipped,
 so a killed run resumes where it stopped. Under a distributed launcher each rank
 handles every ``world_size``-th image.
@@ -41,14 +44,27 @@ from mmhfpl.structures import (
 from mmhfpl.utils.progress import track
 
 DEFAULT_SCALES = (1.0, 0.5, 1.5, 2.0)
+#: Views of one input size per forward pass (multi-crop inference has up to ~200 views).
+_MAX_BATCH = 8
 _META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
               'flip_direction')
 
 
-def cam_tta_pipeline(scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True) -> list[dict]:
-    """The data pipeline producing the TTA views of an image for :func:`generate_cams`."""
+def cam_tta_pipeline(scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True,
+                     crop_size: int | None = None, stride: int | None = None) -> list[dict]:
+    """The data pipeline producing the TTA views of an image for :func:`generate_cams`.
+
+    With ``crop_size`` (and ``stride``) the views are PMM's multi-crop windows at
+    ``scales`` (``mmhfpl.MultiCropViews``) instead of the whole image at each scale.
+    """
     if not scales:
         raise ValueError('at least one CAM scale is needed')
+    if (crop_size is None) != (stride is None):
+        raise ValueError('multi-crop views need both crop_size and stride')
+    if crop_size is not None:
+        return [dict(type='LoadImageFromFile'),
+                dict(type='mmhfpl.MultiCropViews', scales=tuple(scales), crop_size=crop_size,
+                     stride=stride, flip=flip)]
     flips = [dict(type='RandomFlip', prob=0.0, direction='horizontal')]
     if flip:
         flips.append(dict(type='RandomFlip', prob=1.0, direction='horizontal'))
@@ -98,34 +114,41 @@ def cam_fusion_of(model: torch.nn.Module) -> str:
 
 
 def _view_cams(model: torch.nn.Module, views: dict, keys: Sequence[str],
-               via_input: bool = False) -> Iterator[tuple[list[Tensor], DataSample]]:
-    """Un-flipped maps (C, H, W) at the original size of every view and its data sample.
+               via_input: bool = False
+               ) -> Iterator[tuple[list[Tensor], DataSample, tuple[int, ...] | None]]:
+    """Un-flipped maps (C, h, w) of every view, its data sample and its window.
 
     ``keys`` name the data-sample fields to read (the CAM first); with ``via_input`` each
     map is first upsampled to its view's input size with ``align_corners=True`` (SEAM's
-    network does so before returning its CAMs).
+    network does so before returning its CAMs). A map is then upsampled to the original
+    image size, or, for a view with a ``crop_box`` (x1, y1, x2, y2), to that window's size.
+    Views of one input size run as batches of at most :data:`_MAX_BATCH`.
     """
     ori_shape = tuple(views['data_samples'][0].ori_shape)
     by_size: dict[tuple, list[int]] = {}
     for index, view in enumerate(views['inputs']):
         by_size.setdefault(tuple(view.shape), []).append(index)
-    for size, indices in by_size.items():  # views of one size form one batch
-        batch = dict(inputs=[views['inputs'][i] for i in indices],
-                     data_samples=[views['data_samples'][i] for i in indices])
-        for sample in model.test_step(batch):
-            maps = []
-            for key in keys:
-                cam = getattr(sample, key, None)
-                if cam is None:
-                    raise KeyError(f'{type(model).__name__}.predict sets no {key!r} field')
-                cam = cam[None].float().cpu()
-                if via_input:
-                    cam = F.interpolate(cam, size=size[-2:], mode='bilinear',
-                                        align_corners=True)
-                cam = F.interpolate(cam, size=ori_shape, mode='bilinear',
-                                    align_corners=False)[0]
-                maps.append(cam.flip(-1) if sample.metainfo.get('flip', False) else cam)
-            yield maps, sample
+    for size, same_size in by_size.items():
+        for start in range(0, len(same_size), _MAX_BATCH):
+            indices = same_size[start:start + _MAX_BATCH]
+            batch = dict(inputs=[views['inputs'][i] for i in indices],
+                         data_samples=[views['data_samples'][i] for i in indices])
+            for sample in model.test_step(batch):
+                box = sample.metainfo.get('crop_box')
+                target = ori_shape if box is None else (box[3] - box[1], box[2] - box[0])
+                maps = []
+                for key in keys:
+                    cam = getattr(sample, key, None)
+                    if cam is None:
+                        raise KeyError(f'{type(model).__name__}.predict sets no {key!r} field')
+                    cam = cam[None].float().cpu()
+                    if via_input:
+                        cam = F.interpolate(cam, size=size[-2:], mode='bilinear',
+                                            align_corners=True)
+                    cam = F.interpolate(cam, size=target, mode='bilinear',
+                                        align_corners=False)[0]
+                    maps.append(cam.flip(-1) if sample.metainfo.get('flip', False) else cam)
+                yield maps, sample, None if box is None else tuple(box)
 
 
 @torch.no_grad()
@@ -142,12 +165,23 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
     total = torch.zeros(num_classes, *views['data_samples'][0].ori_shape)
     background = torch.zeros(1, *views['data_samples'][0].ori_shape)
     keys = (cam_key, 'cam_background') if fusion == 'sipe' else (cam_key, )
-    threshold_logits, count = [], 0
-    for maps, sample in _view_cams(model, views, keys, via_input=fusion == 'seam'):
+    coverage = torch.zeros(1, *views['data_samples'][0].ori_shape)
+    threshold_logits, count, cropped, whole = [], 0, False, False
+    for maps, sample, box in _view_cams(model, views, keys, via_input=fusion == 'seam'):
         cam = maps[0]
-        total += cam.clamp(min=0) if fusion == 'irn' else cam
-        if fusion == 'sipe':
-            background += maps[1]
+        cam = cam.clamp(min=0) if fusion == 'irn' else cam
+        if box is None:
+            whole = True
+            total += cam
+            if fusion == 'sipe':
+                background += maps[1]
+        else:  # a multi-crop view: paste into its window
+            cropped = True
+            x1, y1, x2, y2 = box
+            total[:, y1:y2, x1:x2] += cam
+            coverage[:, y1:y2, x1:x2] += 1
+            if fusion == 'sipe':
+                background[:, y1:y2, x1:x2] += maps[1]
         count += 1
         if fusion != 'spatial_bce':
             if 'thresholds' in sample:
@@ -160,6 +194,11 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
                                "which cam_fusion='spatial_bce' needs")
             t = sample.thresholds.float().cpu().clamp(1e-6, 1 - 1e-6)
             threshold_logits.append(torch.log(t) - torch.log1p(-t))
+    if cropped:  # the mean over the views covering each pixel (PMM's merge of crops)
+        if whole:
+            raise ValueError('the views of an image mix multi-crop windows and whole images')
+        coverage = coverage.clamp(min=1)
+        total, background, count = total / coverage, background / coverage, 1
     cams = total[torch.from_numpy(labels)]
     if fusion == 'irn':
         return CAMRecord(cams=max_normalize(cams).numpy(), labels=labels)

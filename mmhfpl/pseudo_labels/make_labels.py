@@ -39,7 +39,7 @@ import torch
 from mmengine.dist import barrier, get_dist_info
 from PIL import Image
 
-from mmhfpl.structures import CAMRecord, class_ids, load_cam_file, save_label_png
+from mmhfpl.structures import VOID, CAMRecord, class_ids, load_cam_file, save_label_png
 
 from .crf import CRFConfig, crf_map, dense_crf, dense_crf_labels, read_crf_image
 from .proportional_masks import PMM_CRF, proportional_pseudo_mask
@@ -147,12 +147,23 @@ def class_scores(record: CAMRecord, rule: BackgroundRule) -> np.ndarray:
 
 
 def record_to_label(record: CAMRecord, rule: BackgroundRule, image: np.ndarray | None = None,
-                    crf: CRFConfig | None = None) -> np.ndarray:
+                    crf: CRFConfig | None = None,
+                    min_confidence: float | None = None) -> np.ndarray:
     """The (H, W) uint8 pseudo-label of one image.
 
     With ``rule.ppg_alpha`` the label is PMM's proportional pseudo-mask of the image, whose
     per-class dCRF takes its kernels from ``crf`` (default: PMM's, ``PMM_CRF``).
+
+    With ``min_confidence`` (soft dCRF only) pixels whose dCRF posterior of the winning
+    label is not above it become ``VOID`` (255): PMM's heat maps for multi-crop
+    training keep the pixels above 0.9 of the dCRF with background (1 - max CAM)^24.
     """
+    if min_confidence is not None:
+        if crf is None or rule.adaptive or rule.ppg_alpha is not None:
+            raise ValueError('min_confidence needs the soft dCRF (crf, and a rule other than '
+                             'adaptive and ppg_alpha)')
+        if not 0 <= min_confidence < 1:
+            raise ValueError(f'min_confidence must lie in [0, 1), got {min_confidence}')
     if rule.ppg_alpha is not None:
         if image is None:
             raise ValueError('proportional pseudo-masks (ppg_alpha) need the image')
@@ -176,6 +187,10 @@ def record_to_label(record: CAMRecord, rule: BackgroundRule, image: np.ndarray |
                 bilateral_srgb=crf.bilateral_srgb, bilateral_compat=crf.bilateral_compat)
             return class_ids(record.labels)[index]
         scores = dense_crf(image, scores.clip(min=0), **asdict(crf))
+        if min_confidence is not None:
+            label = class_ids(record.labels)[scores.argmax(axis=0)]
+            label[scores.max(axis=0) <= min_confidence] = VOID
+            return label
     return class_ids(record.labels)[scores.argmax(axis=0)]
 
 
@@ -186,6 +201,7 @@ class _Job:
     out_path: str
     rule: BackgroundRule
     crf: CRFConfig | None
+    min_confidence: float | None = None
 
 
 def _image_size(path: str) -> tuple[int, int]:
@@ -210,14 +226,15 @@ def _write_label(job: _Job) -> str:
             raise ValueError(f'{job.cam_path}: CAMs of size {record.image_size} but the image '
                              f'{job.image_path} is {tuple(size)}; were the CAMs made for '
                              'another dataset or resized? Re-run tools/generate_cams.py')
-    save_label_png(job.out_path, record_to_label(record, job.rule, image, job.crf))
+    save_label_png(job.out_path, record_to_label(record, job.rule, image, job.crf,
+                                                 job.min_confidence))
     return job.out_path
 
 
 def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: BackgroundRule,
                        image_dir: str | None = None, image_suffix: str = '.jpg',
                        crf: CRFConfig | None = None, num_workers: int = 1,
-                       progress: bool = True) -> dict:
+                       progress: bool = True, min_confidence: float | None = None) -> dict:
     """Write ``out_dir/<id>.png`` for every id whose label is not written yet.
 
     Under a distributed launcher each rank handles every ``world_size``-th id and the call
@@ -234,6 +251,8 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
         crf: dCRF parameters, or None for no refinement.
         num_workers: Processes for the per-image work.
         progress: Show a progress bar over the labels to write.
+        min_confidence: Ignore pixels whose dCRF posterior is not above it (see
+            :func:`record_to_label`).
 
     Returns:
         ``{'written': n, 'skipped': n}``.
@@ -252,7 +271,7 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
         if not osp.exists(cam_path):
             raise FileNotFoundError(f'CAM file not found: {cam_path}')
         image_path = osp.join(image_dir, sample_id + image_suffix) if image_dir else None
-        jobs.append(_Job(cam_path, image_path, out_path, rule, crf))
+        jobs.append(_Job(cam_path, image_path, out_path, rule, crf, min_confidence))
     written = len(crf_map(_write_label, jobs, num_workers, progress=progress and rank == 0))
     barrier()
     return dict(written=written, skipped=skipped)

@@ -1,8 +1,10 @@
 """PMM's configs: stage 1 (SEAM's recipe with PMM's batch and learning rate) and stage 3
 (PSPNet with pretended under-fitting, PMM's test with --tta, the cyclic step)."""
 
+import json
 from pathlib import Path
 
+import pytest
 from mmengine.config import Config
 from mmengine.structures import PixelData
 
@@ -109,3 +111,97 @@ def test_toy_pspnet_trains_and_tests_with_pmms_tta_through_the_tools(tmp_path, t
     assert sorted(p.stem for p in cyclic.glob('*.png')) == sorted(ids)
     from mmhfpl.structures import load_label_png
     assert load_label_png(cyclic / f'{ids[0]}.png').shape == (128, 128)
+
+
+def _scalenet_structure(path: Path, depth_blocks: int = 33) -> str:
+    """A made-up ScaleNet structure (the authors' file is not available): per block, the
+    3x3 width split 1/2, 1/4, 1/8, 1/8 over the four scales of a 56-pixel map."""
+    entries = []
+    for planes, count in zip((64, 128, 256, 512), (3, 4, 23, 3), strict=True):
+        entries += [[planes // 2, planes // 4, planes // 8, planes // 8, 56]] * count
+    assert len(entries) == depth_blocks
+    path.write_text(json.dumps(entries))
+    return str(path)
+
+
+def test_pmm_multicrop_voc_configs_build_scalenet101_seam_and_train_a_step(tmp_path):
+    import torch
+    from mmengine.registry import DefaultScope
+    from mmpretrain.structures import DataSample
+
+    from mmhfpl.registry import MODELS
+
+    base = Config.fromfile(str(REPO / 'configs/pmm/pmm_multicrop_scalenet101_voc.py'))
+    hfpl = Config.fromfile(str(REPO / 'configs/pmm/pmm_multicrop_hfpl_scalenet101_voc.py'))
+    for cfg in (base, hfpl):
+        assert cfg.train_dataloader.batch_size == 16 and cfg.train_cfg.max_epochs == 20
+        assert cfg.optim_wrapper.optimizer.lr == 0.02 and cfg.model.cam_dropout == 0.0
+        crop = cfg.train_dataloader.dataset.pipeline[1]
+        assert crop.type == 'HeatmapGuidedCrop' and (crop.crop_size, crop.stride) == (448, 300)
+        backbone = cfg.model.backbone
+        assert (backbone.type, backbone.depth, backbone.out_indices) == ('ScaleNet', 101,
+                                                                         (1, 2, 3))
+        assert backbone.init_cfg.checkpoint == 'checkpoints/scalenet101.pth'
+    assert hfpl.train_dataloader.dataset.pipeline[1].heat_dir != base.train_dataloader.dataset \
+        .pipeline[1].heat_dir
+    assert {loss.type for loss in hfpl.model.head.losses} == {'GAPBCELoss',
+                                                              'FeatureSimilarityLoss'}
+    # Apart from the heat maps and the losses, the two stay the same recipe.
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert hfpl[key] == base[key]
+    cfg = base
+    cfg.model.backbone.structure = _scalenet_structure(tmp_path / 'scalenet101.json')
+    cfg.model.backbone.pop('init_cfg')
+    with DefaultScope.overwrite_default_scope('mmhfpl'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        model.train()
+        inputs = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8) for _ in range(2)]
+        samples = [DataSample().set_gt_label(torch.tensor(labels, dtype=torch.long))
+                   for labels in ([3, 7], [])]  # a window may show no class
+        data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), True)
+        losses = model(**data, mode='loss')
+    total = sum(value for key, value in losses.items() if key.startswith('loss'))
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.backbone.layer2[0].conv1.weight.grad is not None
+    assert model.backbone.layer1[0].conv1.weight.grad is None  # stage 1 fixed, as PMM
+
+
+@pytest.mark.slow
+def test_toy_multicrop_stage_through_the_tools(tmp_path, toy_root):
+    """Heat maps (dCRF of (1 - max CAM)^24, posterior > 0.9) of CAMs, multi-crop training
+    on them, multi-crop CAMs, PMM's pseudo-masks."""
+    import sys
+
+    from mmhfpl.structures import load_cam_file, load_label_png
+    from tests.conftest import as_cli, run_tool, tiny_options, write_gt_cams
+
+    ids = write_gt_cams(toy_root, tmp_path / 'gt_cams')
+    heat = tmp_path / 'heat'
+    config = str(REPO / 'configs/pmm/pmm_multicrop_r18_toy.py')
+    seg_list = {'test_dataloader.dataset.ann_file': 'ImageSets/Segmentation/train.txt'}
+    run_tool([sys.executable, 'tools/make_pseudo_labels.py', config, '--cams',
+              str(tmp_path / 'gt_cams'), '--out-dir', str(heat), '--alpha', '24', '--crf',
+              '--crf-scale-factor', '4', '--min-confidence', '0.9',
+              *as_cli({**tiny_options(toy_root), **seg_list})])
+    maps = [load_label_png(heat / f'{i}.png') for i in ids]
+    assert any((m == 255).any() for m in maps) and any(((m > 0) & (m < 255)).any()
+                                                        for m in maps)
+    options = {**tiny_options(toy_root, max_iters=2, interval=2),
+               'train_dataloader.dataset.pipeline.1.heat_dir': str(heat)}
+    work = tmp_path / 'work'
+    run_tool([sys.executable, 'tools/train.py', config, '--work-dir', str(work),
+              *as_cli(options)])
+    cams = tmp_path / 'cams'
+    run_tool([sys.executable, 'tools/generate_cams.py', config, str(work / 'iter_2.pth'),
+              '--out-dir', str(cams), '--crop-size', '112', '--crop-stride', '75',
+              '--scales', '1', '2', *as_cli(tiny_options(toy_root))])
+    val = (Path(toy_root) / 'ImageSets/Segmentation/val.txt').read_text().split()
+    record = load_cam_file(cams / f'{val[0]}.npz')
+    assert record.cams.shape[1:] == (128, 128) and record.cams.max() <= 1.0
+    out = run_tool([sys.executable, 'tools/make_pseudo_labels.py', config, '--cams', str(cams),
+                    '--out-dir', str(tmp_path / 'ppg'), '--ppg-alpha', '11',
+                    '--crf-scale-factor', '4', *as_cli(tiny_options(toy_root))])
+    assert f'{len(val)} written' in out.stdout

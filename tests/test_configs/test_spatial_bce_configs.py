@@ -160,7 +160,8 @@ def test_q_update_gathers_the_shards_of_two_gloo_processes(tmp_path, toy_root):
 
 @pytest.mark.parametrize('config', ['spatial_bce_r38_voc.py', 'spatial_bce_hfpl_r38_voc.py'])
 def test_real_scale_configs_train_two_iterations_on_tiny_inputs(tmp_path, toy_root, config):
-    """The paper-setting configs (ResNet-38, RandAugment, SGD, phases) with 64 px crops."""
+    """The paper-setting configs (ResNet-38, RandAugment, SGD, phases) with the authors' input
+    (the whole image resized to a square, 369; 64 here)."""
     cfg = Config.fromfile(str(REPO / 'configs/spatial_bce' / config))
     q_file = _gt_q_file(toy_root, str(tmp_path / 'q.npz'), num_classes=20)
     options = _options(toy_root, q_file, max_iters=2)
@@ -169,7 +170,7 @@ def test_real_scale_configs_train_two_iterations_on_tiny_inputs(tmp_path, toy_ro
         'train_dataloader.dataset.ann_file': 'ImageSets/Segmentation/train.txt',
         'train_dataloader.dataset.data_prefix': dict(img_path='JPEGImages',
                                                      seg_map_path='SegmentationClass'),
-        'train_dataloader.dataset.pipeline.1.crop_size': 64,
+        'train_dataloader.dataset.pipeline.1.scale': (64, 64),
         'model.backbone.init_cfg': None,
         'param_scheduler.0.phase_iters': 1,
         'custom_hooks.0.period': 2,
@@ -186,7 +187,11 @@ def test_real_scale_configs_train_two_iterations_on_tiny_inputs(tmp_path, toy_ro
     assert head.phase == 'threshold', 'the second iteration ran the threshold sub-phase'
     assert head.conv_threshold.weight.shape == (20, 4096, 1, 1)
     assert len(head.losses) == (2 if 'hfpl' in config else 0)
-    assert head.loss_tnt.direction == 'forward', 'the paper setting keeps the authors\' KL'
+    assert head.loss_tnt.direction == 'forward', "the paper setting keeps the authors' KL"
+    resize = cfg.train_dataloader.dataset.pipeline[1]
+    assert resize.type == 'Resize' and resize.keep_ratio is False
+    assert Config.fromfile(str(REPO / 'configs/spatial_bce' / config)) \
+        .train_dataloader.dataset.pipeline[1].scale == (369, 369), "the authors' input"
     q_hook = next(h for h in runner.hooks if type(h).__name__ == 'QUpdateHook')
     assert not q_hook.keep_missing, 'the authors re-count Q plainly (create_fg.py)'
     if 'hfpl' in config:  # 0.2 x ISL alone, no GAP BCE (docs/fidelity.md, row 9)

@@ -1,6 +1,7 @@
 """Stage 2: CAM files, TTA CAM generation (resumable, sharded), pseudo-labels, evaluation."""
 
 import os
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from mmhfpl.pseudo_labels import (
     tta_record,
 )
 from mmhfpl.pseudo_labels import cam_generation as generation_module
-from mmhfpl.pseudo_labels.crf import CRFConfig, dense_crf_labels
+from mmhfpl.pseudo_labels.crf import CRFConfig, dense_crf, dense_crf_labels
 from mmhfpl.pseudo_labels.make_labels import (
     ADAPTIVE_CRF_KERNELS,
     LABEL_CRF_GT_PROB,
@@ -160,7 +161,7 @@ def test_spatial_bce_tta_and_eq9_labels_follow_the_authors_inference(toy_tta_dat
         assert (ours == expected).mean() > 0.999, index
         assert len(np.unique(expected)) == 3, 'the example exercises both classes'
         # The rule mmhfpl had before (per-view sigmoid, no top-class mask) differs here.
-        probs = np.mean([torch.sigmoid(maps[0]).numpy() for maps, _ in
+        probs = np.mean([torch.sigmoid(maps[0]).numpy() for maps, _, _ in
                          generation_module._view_cams(model, views, ['cam'])], axis=0)[labels]
         old = CAMRecord(cams=probs / probs.max(axis=(1, 2), keepdims=True), labels=labels,
                         thresholds=record.thresholds)
@@ -289,6 +290,39 @@ def test_adaptive_crf_refines_the_hard_eq9_labels_with_the_label_dcrf():
     refined = record_to_label(record, rule, image, crf)
     np.testing.assert_array_equal(refined, np.array([0, 5, 10], np.uint8)[expected])
     assert (refined != np.array([0, 5, 10], np.uint8)[hard]).any()  # the dCRF changed it
+
+
+def test_min_confidence_ignores_pixels_below_the_dcrf_posterior(tmp_path):
+    """PMM's heat maps: dCRF of (1 - max CAM)^24 and the CAMs; a class keeps the pixels
+    where its posterior exceeds 0.9, the others become 255."""
+    rng = np.random.default_rng(2)
+    image = (rng.integers(0, 60, (16, 16, 3)) + np.where(
+        np.arange(16)[None, :, None] >= 8, 150, 0)).astype(np.uint8)
+    cams = np.zeros((2, 16, 16), np.float32)
+    cams[0, :, 9:] = 0.9
+    cams[1, :4, :4] = 0.6
+    cams[1, 8:, :8] = 0.12  # weak: the dCRF leaves some of these pixels uncertain
+    record = CAMRecord(cams=cams, labels=np.array([3, 7]))
+    rule, crf = BackgroundRule(alpha=24), CRFConfig(scale_factor=4.0)
+    posterior = dense_crf(image, class_scores(record, rule).clip(min=0), **asdict(crf))
+    expected = np.array([0, 4, 8], np.uint8)[posterior.argmax(axis=0)]
+    expected[posterior.max(axis=0) <= 0.9] = 255
+    heat = record_to_label(record, rule, image, crf, min_confidence=0.9)
+    np.testing.assert_array_equal(heat, expected)
+    assert {0, 4, 255} <= set(np.unique(heat).tolist())
+    np.testing.assert_array_equal(  # without the threshold: the plain dCRF label
+        record_to_label(record, rule, image, crf), np.array([0, 4, 8], np.uint8)[
+            posterior.argmax(axis=0)])
+    save_cam_file(tmp_path / 'cams' / 'a.npz', record)
+    Image.fromarray(image).save(tmp_path / 'a.png')  # lossless: the same dCRF input
+    make_pseudo_labels(str(tmp_path / 'cams'), ['a'], str(tmp_path / 'heat'), rule,
+                       image_dir=str(tmp_path), image_suffix='.png', crf=crf,
+                       min_confidence=0.9)
+    np.testing.assert_array_equal(load_label_png(tmp_path / 'heat' / 'a.png'), expected)
+    for bad_rule, bad_crf in ((rule, None), (BackgroundRule(adaptive=True), crf),
+                              (BackgroundRule(ppg_alpha=11), crf)):
+        with pytest.raises(ValueError, match='min_confidence needs the soft dCRF'):
+            record_to_label(record, bad_rule, image, bad_crf, min_confidence=0.9)
 
 
 def test_make_pseudo_labels_writes_palette_pngs_and_resumes(tmp_path):

@@ -6,8 +6,14 @@ dir), and scores each arm the way the benchmark does: Eq. 9 labels (no sweep), t
 background threshold of the same sweep, and the share of images whose Eq. 9 labels are all
 background (a collapse). Arms change one thing against the authors' setting: the T/NT KL
 direction (seed 003 Eq. 7-8 as the authors' code: forward, KL(m || q); mmhfpl's toy
-deviation: reverse), and the optimiser (the toy's AdamW 1e-3; the paper's SGD 1e-2; the
-authors' code SGD 1e-3) and batch size (paper 24, code 12).
+deviation: reverse), the optimiser (the toy's AdamW 1e-3; the paper's SGD 1e-2; the
+authors' code SGD 1e-3), the batch size (paper 24, code 12), one run with in-training Q
+updates (paper) against one run per phase from the previous weights with a fresh optimiser
+and schedule (code, ``train_adaptive_threshold.sh``), and random-scale crops (paper: 368)
+against the whole image resized to a square (code: ``T.Resize((369, 369))``). Every arm sets
+its input and KL direction itself: the study's baseline is the toy recipe of toy-v2 protocol
+1 (random-scale crops); the toy config has used the ``forward_resize`` setting since
+protocol 2.
 
 Example:
     python tools/analysis_tools/spatial_bce_recipe_study.py \\
@@ -16,12 +22,15 @@ Example:
 """
 
 import argparse
+import copy
 import json
 import os.path as osp
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
+from mmengine.config import Config
 
 from mmhfpl.pseudo_labels import (
     BackgroundRule,
@@ -40,21 +49,102 @@ import run_pipeline as rp  # noqa: E402
 
 _SGD = {'optim_wrapper.optimizer': dict(type='SGD', momentum=0.9,
                                         weight_decay=5e-4)}
-#: Each arm: what it changes against the toy config (named cfg-options).
+_FORWARD = {'model.head.loss_tnt.direction': 'forward'}
+#: The toy input up to toy-v2 protocol 1 (configs/_base_/datasets/toy_voc_cls.py): random
+#: scale, 112 crops, flip. Every arm but ``forward_resize`` trains on it.
+_CROP = {'train_dataloader.dataset.pipeline': [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResize', scale=(128, 128), ratio_range=(0.9, 1.25), keep_ratio=True),
+    dict(type='mmpretrain.RandomCrop', crop_size=112, pad_if_needed=True),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmpretrain.PackInputs'),
+]}
+#: The authors' training input: the whole image resized to a square of the crop size
+#: (their 369 for VOC; the toy's 112), no random scale or crop; the flip stays. The toy
+#: config's input since toy-v2 protocol 2.
+_RESIZE = {'train_dataloader.dataset.pipeline': [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(112, 112), keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmpretrain.PackInputs'),
+]}
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One change of the toy config.
+
+    Attributes:
+        options: Named cfg-options (``optim_wrapper.optimizer`` replaces the optimiser).
+        separate_runs: Train each phase as its own run from the previous phase's weights
+            (fresh optimiser, the phase's own learning-rate curve, Q from the previous run).
+    """
+
+    options: dict = field(default_factory=dict)
+    separate_runs: bool = False
+
+
+#: Each arm: what it sets in the toy config (all of them set the input and KL direction, so
+#: an arm means the same whatever the toy config's defaults are).
 ARMS = {
-    'reverse': {'model.head.loss_tnt.direction': 'reverse'},
-    'forward': {'model.head.loss_tnt.direction': 'forward'},
-    'forward_sgd_paper': {'model.head.loss_tnt.direction': 'forward', **_SGD,
-                          'optim_wrapper.optimizer.lr': 1e-2,
-                          'train_dataloader.batch_size': 24},
-    'forward_sgd_code': {'model.head.loss_tnt.direction': 'forward', **_SGD,
-                         'optim_wrapper.optimizer.lr': 1e-3,
-                         'train_dataloader.batch_size': 12},
-    'forward_batch12': {'model.head.loss_tnt.direction': 'forward',
-                        'train_dataloader.batch_size': 12},
-    'forward_batch24': {'model.head.loss_tnt.direction': 'forward',
-                        'train_dataloader.batch_size': 24},
+    'reverse': Arm({**_CROP, 'model.head.loss_tnt.direction': 'reverse'}),
+    'forward': Arm({**_CROP, **_FORWARD}),
+    'forward_sgd_paper': Arm({**_CROP, **_FORWARD, **_SGD, 'optim_wrapper.optimizer.lr': 1e-2,
+                              'train_dataloader.batch_size': 24}),
+    'forward_sgd_code': Arm({**_CROP, **_FORWARD, **_SGD, 'optim_wrapper.optimizer.lr': 1e-3,
+                             'train_dataloader.batch_size': 12}),
+    'forward_batch12': Arm({**_CROP, **_FORWARD, 'train_dataloader.batch_size': 12}),
+    'forward_batch24': Arm({**_CROP, **_FORWARD, 'train_dataloader.batch_size': 24}),
+    'forward_separate_runs': Arm({**_CROP, **_FORWARD}, separate_runs=True),
+    'forward_resize': Arm({**_RESIZE, **_FORWARD}),
 }
+
+
+def apply_arm(cfg: Config, arm: Arm) -> None:
+    """Change ``cfg`` in place as ``arm`` says (options only; see :func:`phase_configs`)."""
+    options = dict(arm.options)
+    optimizer = options.pop('optim_wrapper.optimizer', None)
+    if optimizer is not None:
+        cfg.optim_wrapper.optimizer = optimizer
+    merge_cfg_options(cfg, options)
+
+
+def phase_configs(cfg: Config) -> list[Config]:
+    """One config per phase of ``cfg``'s ``PhasePolyLR`` schedule, each a run of one phase.
+
+    Run k keeps phase k's learning-rate curve (``start_factors[k]`` to ``end_factors[k]``)
+    and works in ``<work_dir>/phase<k>``; :func:`train_separate_runs` chains them.
+    """
+    scheduler = cfg.param_scheduler[0]
+    phase = scheduler['phase_iters']
+    runs = []
+    for k, (start, end) in enumerate(zip(scheduler['start_factors'],
+                                         scheduler['end_factors'], strict=True)):
+        run = copy.deepcopy(cfg)
+        run.param_scheduler = [dict(scheduler, start_factors=(start, ), end_factors=(end, ))]
+        run.train_cfg.max_iters = phase
+        run.train_cfg.val_interval = phase
+        run.work_dir = osp.join(cfg.work_dir, f'phase{k}')
+        run.experiment_name = f'{cfg.experiment_name}_phase{k}'
+        runs.append(run)
+    return runs
+
+
+def train_separate_runs(cfg: Config, name: str) -> str:
+    """Train the phases of ``cfg`` as separate runs; return the last checkpoint.
+
+    Every run after the first loads the previous run's final weights (``load_from``, a new
+    optimiser and iteration count) and starts from the Q it wrote at its end.
+    """
+    checkpoint = None
+    for k, run in enumerate(phase_configs(cfg)):
+        if checkpoint is not None:
+            run.load_from = checkpoint
+            previous = osp.join(osp.dirname(checkpoint), 'q',
+                                f'q_iter_{run.train_cfg.max_iters}.npz')
+            merge_cfg_options(run, {'custom_hooks.QUpdateHook.q_file': previous})
+        checkpoint = rp._train_once(run, None, f'Spatial-BCE arm {name}, phase {k}')
+    return checkpoint
 
 
 def run_arm(name: str, settings: rp.PipelineSettings, seed: int, out: str) -> dict:
@@ -66,13 +156,13 @@ def run_arm(name: str, settings: rp.PipelineSettings, seed: int, out: str) -> di
     start = time.time()
     cfg = rp._config(rp.METHODS['spatial_bce'].configs[0], settings, osp.join(root, 'train'),
                      seed)
-    options = dict(ARMS[name])
-    optimizer = options.pop('optim_wrapper.optimizer', None)
-    if optimizer is not None:
-        cfg.optim_wrapper.optimizer = optimizer
-    start_from = rp.Pipeline(settings).spatial_bce_start(cfg, seed)  # CAM baseline and Q
-    merge_cfg_options(cfg, {**start_from, **options})
-    checkpoint = rp._train_once(cfg, None, f'Spatial-BCE arm {name}')
+    arm = ARMS[name]
+    merge_cfg_options(cfg, rp.Pipeline(settings).spatial_bce_start(cfg, seed))  # baseline, Q
+    apply_arm(cfg, arm)
+    if arm.separate_runs:
+        checkpoint = train_separate_runs(cfg, name)
+    else:
+        checkpoint = rp._train_once(cfg, None, f'Spatial-BCE arm {name}')
     dataset = build_split(cfg, rp.TRAIN_LIST, cam_tta_pipeline(settings.cam_scales))
     model = rp._load_model(cfg, checkpoint)
     cam_dir = osp.join(root, 'cams')
@@ -87,7 +177,8 @@ def run_arm(name: str, settings: rp.PipelineSettings, seed: int, out: str) -> di
     eq9 = evaluate_label_dir(label_dir, samples, num_classes, progress=False)
     empty = np.mean([not (load_label_png(osp.join(label_dir, f'{i}.png')) > 0).any()
                      for i, _ in samples])
-    result = dict(arm=name, options={k: str(v) for k, v in ARMS[name].items()},
+    result = dict(arm=name, options={k: str(v) for k, v in arm.options.items()},
+                  separate_runs=arm.separate_runs,
                   eq9={k: eq9[k] for k in ('J', 'F', 'J&F')}, all_background=float(empty),
                   best_threshold=rp.BG_THRESHOLDS[best],
                   swept={k: sweep[best][k] for k in ('J', 'F', 'J&F')},

@@ -327,6 +327,42 @@ def test_predict_gives_revised_cam_for_tta(toy_model):
     assert toy_model.cam_fusion == 'seam'
 
 
+def test_multi_crop_cams_follow_pmms_merge_of_crops(toy_model):
+    """PMM's infer_multi_crop.py step by step: each window's CAM (to its input size inside
+    the network, align_corners=True) upsampled to the window (align_corners=False),
+    un-flipped, pasted back, averaged over the windows covering each pixel, min-max per
+    class."""
+    from mmhfpl.datasets.transforms import MultiCropViews
+
+    toy_model.eval()
+    image = np.random.default_rng(3).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    views = MultiCropViews(scales=(1.0, 1.5), crop_size=32, stride=20)(dict(
+        img=image, img_path='x/a.jpg', ori_shape=(40, 48), img_shape=(40, 48)))
+    record = tta_record(toy_model, views, num_classes=6, labels=np.array([1, 4]))
+    total, count = torch.zeros(6, 40, 48), torch.zeros(40, 48)
+    with torch.no_grad():
+        for view, sample in zip(views['inputs'], views['data_samples'], strict=True):
+            cam = toy_model.test_step(dict(inputs=[view]))[0].cam
+            x1, y1, x2, y2 = sample.crop_box
+            cam = F.interpolate(cam[None], size=view.shape[-2:], mode='bilinear',
+                                align_corners=True)
+            cam = F.interpolate(cam, size=(y2 - y1, x2 - x1), mode='bilinear',
+                                align_corners=False)[0]
+            total[:, y1:y2, x1:x2] += cam.flip(-1) if sample.flip else cam
+            count[y1:y2, x1:x2] += 1
+    assert (count > 0).all()
+    mean = (total / count).numpy()
+    for k, c in enumerate((1, 4)):
+        low, high = mean[c].min(), mean[c].max()
+        np.testing.assert_allclose(record.cams[k], (mean[c] - low) / (high - low + 1e-5),
+                                   atol=1e-4)
+    mixed = dict(inputs=views['inputs'] + [torch.from_numpy(image).permute(2, 0, 1)],
+                 data_samples=views['data_samples'] + [
+                     DataSample(metainfo=dict(ori_shape=(40, 48), flip=False))])
+    with pytest.raises(ValueError, match='mix multi-crop windows and whole images'):
+        tta_record(toy_model, mixed, num_classes=6, labels=np.array([1]))
+
+
 def test_seam_rejects_bad_settings():
     cfg = Config.fromfile(str(REPO / TOY_CONFIG))
     with pytest.raises(ValueError, match=r'scale_factor must lie in \(0, 1\)'):
