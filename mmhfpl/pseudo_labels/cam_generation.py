@@ -158,7 +158,10 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
 
     The views combine by the model's ``cam_fusion`` rule (:data:`CAM_FUSIONS`); ``cam_key``
     is the data-sample field holding each view's raw CAM (C, h, w) (logits for
-    ``'spatial_bce'``, which also reads the ``thresholds`` field).
+    ``'spatial_bce'``, which also reads the ``thresholds`` field). Views with a ``crop_box``
+    (multi-crop windows) are pasted into their windows and averaged over the views covering
+    each pixel before the normalisation; an image's views are either all windows or all
+    whole images.
     """
     fusion = cam_fusion_of(model)
     labels = np.sort(np.asarray(labels, dtype=np.int64))

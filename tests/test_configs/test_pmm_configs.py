@@ -175,6 +175,8 @@ def test_toy_multicrop_stage_through_the_tools(tmp_path, toy_root):
     on them, multi-crop CAMs, PMM's pseudo-masks."""
     import sys
 
+    from mmhfpl.pseudo_labels import BackgroundRule, make_pseudo_labels
+    from mmhfpl.pseudo_labels.crf import CRFConfig
     from mmhfpl.structures import load_cam_file, load_label_png
     from tests.conftest import as_cli, run_tool, tiny_options, write_gt_cams
 
@@ -201,7 +203,9 @@ def test_toy_multicrop_stage_through_the_tools(tmp_path, toy_root):
     val = (Path(toy_root) / 'ImageSets/Segmentation/val.txt').read_text().split()
     record = load_cam_file(cams / f'{val[0]}.npz')
     assert record.cams.shape[1:] == (128, 128) and record.cams.max() <= 1.0
-    out = run_tool([sys.executable, 'tools/make_pseudo_labels.py', config, '--cams', str(cams),
-                    '--out-dir', str(tmp_path / 'ppg'), '--ppg-alpha', '11',
-                    '--crf-scale-factor', '4', *as_cli(tiny_options(toy_root))])
-    assert f'{len(val)} written' in out.stdout
+    counts = make_pseudo_labels(str(cams), val, str(tmp_path / 'ppg'),
+                                BackgroundRule(ppg_alpha=11),
+                                image_dir=str(Path(toy_root) / 'JPEGImages'),
+                                crf=CRFConfig(gaussian_compat=10, scale_factor=4.0),
+                                progress=False)
+    assert counts['written'] == len(val)

@@ -81,13 +81,16 @@ def test_quick_pmm_shares_seams_stage1_and_trains_pspnet_on_its_masks(tmp_path):
     """PMM: SEAM's networks and CAMs, proportional pseudo-masks (no version without their
     dCRF), no refinement network, PSPNet with pretended under-fitting on the masks."""
     work, data = tmp_path / 'work', tmp_path / 'toy'
-    out = run_tool([sys.executable, 'tools/run_pipeline.py', '--quick', '--methods', 'seam',
-                    'pmm', '--work-dir', str(work), '--data-root', str(data)], timeout=900)
+    out = run_tool([sys.executable, 'tools/run_pipeline.py', '--quick', '--methods', 'pmm',
+                    '--work-dir', str(work), '--data-root', str(data)], timeout=900)
     assert '| PMM (PPG) | 1 | PPG α 11 | – | – | – |' in out.stdout
     assert 'PMM: its own stage 3 (pmm/pspnet_r18_toy_pseudo.py) on its PPG + dCRF' in out.stdout
     results = json.loads((work / 'results.json').read_text())['results']
+    assert set(results) == {'PMM', 'PMM+ISL/FSL'}, 'SEAM runs only as far as PMM needs it'
     for hfpl in ('', '+ISL/FSL'):
-        seam, pmm = results['SEAM' + hfpl]['0'], results['PMM' + hfpl]['0']
+        slug = 'seam_hfpl' if hfpl else 'seam'
+        seam = json.loads((work / 'seed0' / slug / 'stage2.json').read_text())
+        pmm = results['PMM' + hfpl]['0']
         assert pmm['pl'] == seam['pl'] and pmm['pl_crf'] == seam['pl_crf'], 'shared CAMs'
         assert 'ppg' not in pmm and 0.0 <= pmm['ppg_crf']['J'] <= 100.0
         assert pmm['deeplab_labels'] == 'PPG + dCRF'
