@@ -29,6 +29,7 @@ the Spatial-BCE authors do: the hard Eq. 9 labels are the unary of
 VOC palette PNGs (0 background, c + 1 for class c) that mmseg datasets read directly.
 """
 
+import logging
 import os
 import os.path as osp
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import print_log
 from PIL import Image
 
 from mmhfpl.structures import VOID, CAMRecord, class_ids, load_cam_file, save_label_png
@@ -231,6 +233,16 @@ def _write_label(job: _Job) -> str:
     return job.out_path
 
 
+def _warn_oversubscription(num_workers: int) -> None:
+    """Warn (rank 0) when this node's ranks x dCRF workers exceed its CPU cores."""
+    local_ranks = int(os.environ.get('LOCAL_WORLD_SIZE', get_dist_info()[1]))
+    processes, cores = local_ranks * max(num_workers, 1), os.cpu_count() or 1
+    if processes > cores and get_dist_info()[0] == 0:
+        print_log(f'{local_ranks} rank(s) x {max(num_workers, 1)} dCRF worker(s) = '
+                  f'{processes} processes on {cores} CPU cores: they will slow each other '
+                  'down; lower --workers', logger='current', level=logging.WARNING)
+
+
 def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: BackgroundRule,
                        image_dir: str | None = None, image_suffix: str = '.jpg',
                        crf: CRFConfig | None = None, num_workers: int = 1,
@@ -261,6 +273,7 @@ def make_pseudo_labels(cam_dir: str, ids: Sequence[str], out_dir: str, rule: Bac
         raise ValueError('dCRF refinement and proportional pseudo-masks need image_dir')
     os.makedirs(out_dir, exist_ok=True)
     rank, world_size = get_dist_info()
+    _warn_oversubscription(num_workers)
     jobs, skipped = [], 0
     for sample_id in list(ids)[rank::world_size]:
         out_path = osp.join(out_dir, f'{sample_id}.png')
