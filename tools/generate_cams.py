@@ -5,6 +5,9 @@ Examples:
         --ann-file ImageSets/Segmentation/train.txt --out-dir work_dirs/cam/cams_train
     bash: torchrun --nproc_per_node 2 tools/generate_cams.py CONFIG CKPT --out-dir D \
         --launcher pytorch
+    python tools/generate_cams.py configs/pmm/pmm_multicrop_scalenet101_voc.py CKPT --out-dir D \
+        --crop-size 448 --crop-stride 300 --scales 0.75 1 1.25 1.5 1.75 2 2.25 2.5 2.75 3
+        # PMM's multi-crop CAMs
 
 Writes ``<out-dir>/<id>.npz`` (format: mmhfpl/pseudo_labels/cam_io.py). Re-running skips
 images whose file exists, so a killed run resumes. ``--cam-key`` picks another prediction
@@ -44,6 +47,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    if (args.crop_size is None) != (args.crop_stride is None):
+        parser.error('--crop-size and --crop-stride go together')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
