@@ -115,8 +115,9 @@ def cam_fusion_of(model: torch.nn.Module) -> str:
 
 def _view_cams(model: torch.nn.Module, views: dict, keys: Sequence[str],
                via_input: bool = False
-               ) -> Iterator[tuple[list[Tensor], DataSample, tuple[int, ...] | None]]:
-    """Un-flipped maps (C, h, w) of every view, its data sample and its window.
+               ) -> Iterator[tuple[list[Tensor], DataSample, tuple[int, ...]]]:
+    """Un-flipped maps (C, h, w) of every view, its data sample and its window
+    (x1, y1, x2, y2; the whole image for a view without ``crop_box``).
 
     ``keys`` name the data-sample fields to read (the CAM first); with ``via_input`` each
     map is first upsampled to its view's input size with ``align_corners=True`` (SEAM's
@@ -134,8 +135,8 @@ def _view_cams(model: torch.nn.Module, views: dict, keys: Sequence[str],
             batch = dict(inputs=[views['inputs'][i] for i in indices],
                          data_samples=[views['data_samples'][i] for i in indices])
             for sample in model.test_step(batch):
-                box = sample.metainfo.get('crop_box')
-                target = ori_shape if box is None else (box[3] - box[1], box[2] - box[0])
+                box = tuple(sample.metainfo.get('crop_box', (0, 0, ori_shape[1], ori_shape[0])))
+                target = (box[3] - box[1], box[2] - box[0])
                 maps = []
                 for key in keys:
                     cam = getattr(sample, key, None)
@@ -148,7 +149,7 @@ def _view_cams(model: torch.nn.Module, views: dict, keys: Sequence[str],
                     cam = F.interpolate(cam, size=target, mode='bilinear',
                                         align_corners=False)[0]
                     maps.append(cam.flip(-1) if sample.metainfo.get('flip', False) else cam)
-                yield maps, sample, None if box is None else tuple(box)
+                yield maps, sample, box
 
 
 @torch.no_grad()
@@ -169,22 +170,15 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
     background = torch.zeros(1, *views['data_samples'][0].ori_shape)
     keys = (cam_key, 'cam_background') if fusion == 'sipe' else (cam_key, )
     coverage = torch.zeros(1, *views['data_samples'][0].ori_shape)
-    threshold_logits, count, cropped, whole = [], 0, False, False
-    for maps, sample, box in _view_cams(model, views, keys, via_input=fusion == 'seam'):
+    threshold_logits, count, kinds = [], 0, set()
+    for maps, sample, (x1, y1, x2, y2) in _view_cams(model, views, keys,
+                                                     via_input=fusion == 'seam'):
         cam = maps[0]
-        cam = cam.clamp(min=0) if fusion == 'irn' else cam
-        if box is None:
-            whole = True
-            total += cam
-            if fusion == 'sipe':
-                background += maps[1]
-        else:  # a multi-crop view: paste into its window
-            cropped = True
-            x1, y1, x2, y2 = box
-            total[:, y1:y2, x1:x2] += cam
-            coverage[:, y1:y2, x1:x2] += 1
-            if fusion == 'sipe':
-                background[:, y1:y2, x1:x2] += maps[1]
+        total[:, y1:y2, x1:x2] += cam.clamp(min=0) if fusion == 'irn' else cam
+        coverage[:, y1:y2, x1:x2] += 1
+        if fusion == 'sipe':
+            background[:, y1:y2, x1:x2] += maps[1]
+        kinds.add('crop_box' in sample.metainfo)
         count += 1
         if fusion != 'spatial_bce':
             if 'thresholds' in sample:
@@ -197,8 +191,8 @@ def tta_record(model: torch.nn.Module, views: dict, num_classes: int, labels: np
                                "which cam_fusion='spatial_bce' needs")
             t = sample.thresholds.float().cpu().clamp(1e-6, 1 - 1e-6)
             threshold_logits.append(torch.log(t) - torch.log1p(-t))
-    if cropped:  # the mean over the views covering each pixel (PMM's merge of crops)
-        if whole:
+    if True in kinds:  # multi-crop windows: the mean over the views covering each pixel
+        if len(kinds) > 1:
             raise ValueError('the views of an image mix multi-crop windows and whole images')
         coverage = coverage.clamp(min=1)
         total, background, count = total / coverage, background / coverage, 1
