@@ -18,7 +18,10 @@ def test_every_arm_applies_to_the_toy_config():
             assert cfg.optim_wrapper.optimizer.type == 'SGD'
             assert cfg.optim_wrapper.optimizer.lr in (1e-2, 1e-3)
         types = [step['type'] for step in cfg.train_dataloader.dataset.pipeline]
-        if name == 'forward_resize':  # the toy config's own input since protocol 2
+        (q_hook, ) = [h for h in cfg.custom_hooks if h['type'].endswith('QUpdateHook')]
+        fixed = q_hook['interval'] > cfg.train_cfg.max_iters  # Q is never re-counted
+        assert fixed == (name == 'forward_resize_fixed_q'), name
+        if name.startswith('forward_resize'):  # the toy config's own input since protocol 2
             assert 'mmpretrain.RandomCrop' not in types and 'RandomResize' not in types
             assert cfg.train_dataloader.dataset.pipeline == Config.fromfile(
                 TOY).train_dataloader.dataset.pipeline

@@ -10,7 +10,9 @@ deviation: reverse), the optimiser (the toy's AdamW 1e-3; the paper's SGD 1e-2; 
 authors' code SGD 1e-3), the batch size (paper 24, code 12), one run with in-training Q
 updates (paper) against one run per phase from the previous weights with a fresh optimiser
 and schedule (code, ``train_adaptive_threshold.sh``), and random-scale crops (paper: 368)
-against the whole image resized to a square (code: ``T.Resize((369, 369))``). Every arm sets
+against the whole image resized to a square (code: ``T.Resize((369, 369))``);
+``forward_resize_fixed_q`` keeps the initial Q throughout (no Q update: a diagnosis of the Q
+loop, neither the paper's nor the code's recipe). Every arm sets
 its input and KL direction itself: the study's baseline is the toy recipe of toy-v2 protocol
 1 (random-scale crops); the toy config has used the ``forward_resize`` setting since
 protocol 2.
@@ -97,6 +99,10 @@ ARMS = {
     'forward_batch24': Arm({**_CROP, **_FORWARD, 'train_dataloader.batch_size': 24}),
     'forward_separate_runs': Arm({**_CROP, **_FORWARD}, separate_runs=True),
     'forward_resize': Arm({**_RESIZE, **_FORWARD}),
+    # Diagnosis, not a recipe: Q stays the initial one (no re-count), so a class the first
+    # phase inflates is not locked in by the Q loop.
+    'forward_resize_fixed_q': Arm({**_RESIZE, **_FORWARD,
+                                   'custom_hooks.QUpdateHook.interval': 10**9}),
 }
 
 
