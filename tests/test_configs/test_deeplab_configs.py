@@ -1,4 +1,5 @@
-"""Stage-3 DeepLabV3+ configs: parsing, registry scopes, pseudo-label wiring, model, CLI."""
+"""Stage-3 DeepLab configs (mmseg's DeepLabV3+ recipe and seed 000's DeepLab-v1 ResNet-38):
+parsing, registry scopes, pseudo-label wiring, model, optimiser, CLI."""
 
 import json
 import sys
@@ -17,6 +18,7 @@ from tests.conftest import REPO, as_cli, run_tool
 
 VOC_CONFIG = str(REPO / 'configs/deeplab/deeplabv3plus_r101_voc_pseudo.py')
 TOY_CONFIG = str(REPO / 'configs/deeplab/deeplabv3plus_r18_toy_pseudo.py')
+V1_CONFIG = str(REPO / 'configs/deeplab/deeplabv1_r38_voc_pseudo.py')
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +91,99 @@ def test_voc_model_builds_and_computes_losses_without_weights():
     assert model.backbone.stem[0].weight.grad.abs().sum() > 0
 
 
-def test_voc_train_set_reads_masks_from_pseudo_label_dir(tmp_path, toy_root):
-    """The VOC train set with the toy images and a pseudo-label dir distinct from the GT."""
+def test_deeplabv1_r38_config_holds_seed000s_final_stage():
+    """arvijj/hfpl's voc12/config_voc2012.py, train_final_voc.py and eval_final_voc.py."""
+    cfg = Config.fromfile(V1_CONFIG)
+    base = Config.fromfile(VOC_CONFIG)
+    assert cfg.train_dataloader.dataset.ann_file == base.train_dataloader.dataset.ann_file
+    assert cfg.train_dataloader.dataset.data_prefix == base.train_dataloader.dataset.data_prefix
+    assert cfg.val_dataloader.dataset.ann_file == base.val_dataloader.dataset.ann_file
+    assert cfg.val_evaluator == base.val_evaluator
+    backbone, head = cfg.model.backbone, cfg.model.decode_head
+    assert backbone.type == 'mmhfpl.ResNet38d' and backbone.out_indices == (6, )
+    assert backbone.init_cfg.checkpoint == 'checkpoints/resnet38d_ilsvrc.pth'
+    assert backbone.norm_eval is False and cfg.model.get('auxiliary_head') is None
+    assert backbone.norm_cfg == head.norm_cfg == dict(type='BN', momentum=3e-4,
+                                                      requires_grad=False)
+    assert (head.type, head.in_channels, head.channels, head.dilation, head.dropout_ratio) == (
+        'mmhfpl.DeepLabV1Head', 4096, 512, 12, 0.5)
+    assert head.align_corners is True and head.loss_decode.avg_non_ignore is True
+    assert cfg.model.data_preprocessor.size == (448, 448)
+    assert cfg.train_dataloader.batch_size == 10 and cfg.train_cfg.max_iters == 20000
+    assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=1e-3, momentum=0.9,
+                                               weight_decay=5e-4)
+    assert cfg.param_scheduler == [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0,
+                                        end=20000, by_epoch=False)]
+    steps = {step['type']: step for step in cfg.train_dataloader.dataset.pipeline}
+    assert steps['mmhfpl.RandomHSVShift'] == dict(type='mmhfpl.RandomHSVShift', hue_delta=10,
+                                                  saturation_delta=10, value_delta=10)
+    assert steps['RandomResize']['ratio_range'] == (0.5, 1.5)
+    assert steps['RandomCrop']['crop_size'] == (448, 448)
+    assert 'Resize' not in {step['type'] for step in cfg.val_dataloader.dataset.pipeline}
+    views = cfg.tta_pipeline[1].transforms[0]
+    assert [v['scale_factor'] for v in views] == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+    tta_model = {k: v for k, v in cfg.tta_model.items() if k != '_scope_'}
+    assert tta_model == dict(type='mmhfpl.DenseCRFSegTTAModel', fuse='logits', crf=dict(
+        iterations=1, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=32, bilateral_srgb=13,
+        bilateral_compat=10))
+
+
+def test_deeplabv1_r38_trains_the_authors_parameter_groups():
+    """One SGD step: conv weights at lr x1 (backbone) / x10 (head), the classifier's bias at
+    x20 without weight decay; BN affine parameters fixed, BN running statistics updated."""
+    from mmengine.optim import build_optim_wrapper
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+
+    cfg = Config.fromfile(V1_CONFIG)
+    cfg.model.backbone.pop('init_cfg')  # no weights in tests
+    cfg.model.data_preprocessor.size = (64, 64)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    # The authors' head: 3x3 4096 -> 512 and 1x1 512 -> 512 without biases, two BNs, the
+    # 21-class classifier with its bias.
+    head_size = 9 * 4096 * 512 + 512 * 512 + 2 * 2 * 512 + 21 * 512 + 21
+    assert sum(p.numel() for p in model.decode_head.parameters()) == head_size
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    groups = {id(group['params'][0]): group for group in wrapper.optimizer.param_groups}
+    named = dict(model.named_parameters())
+    expected = {'backbone.conv1a.weight': (1e-3, 5e-4),
+                'decode_head.fov.conv.weight': (1e-2, 5e-4),
+                'decode_head.fov2.conv.weight': (1e-2, 5e-4),
+                'decode_head.conv_seg.weight': (1e-2, 5e-4),
+                'decode_head.conv_seg.bias': (2e-2, 0.0)}
+    for name, (lr, decay) in expected.items():
+        group = groups[id(named[name])]
+        assert (group['lr'], group['weight_decay']) == pytest.approx((lr, decay)), name
+    norms = [p for n, p in named.items() if '.bn' in n or 'bn7' in n]
+    assert norms and not any(p.requires_grad for p in norms)
+
+    generator = torch.Generator().manual_seed(0)
+    inputs = [torch.randint(0, 256, (3, 64, 64), generator=generator, dtype=torch.uint8)
+              for _ in range(2)]
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample(gt_sem_seg=PixelData(
+            data=torch.randint(0, 21, (1, 64, 64), generator=generator)))
+        sample.set_metainfo(dict(img_shape=(64, 64), ori_shape=(64, 64), pad_shape=(64, 64)))
+        samples.append(sample)
+    before = {n: t.detach().clone() for n, t in model.state_dict().items()}
+    model.train()
+    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), True)
+    wrapper.update_params(model(**data, mode='loss')['decode.loss_ce'])
+    after = model.state_dict()
+    for name in ('backbone.conv1a.weight', 'decode_head.conv_seg.weight',
+                 'decode_head.conv_seg.bias', 'decode_head.fov.bn.running_mean',
+                 'backbone.bn7.running_var'):
+        assert not torch.equal(before[name], after[name]), f'{name} did not change'
+    for name in ('decode_head.fov.bn.weight', 'backbone.bn7.bias'):
+        assert torch.equal(before[name], after[name]), f'{name} changed'
+
+
+@pytest.mark.parametrize('config', [VOC_CONFIG, V1_CONFIG], ids=['deeplabv3plus', 'deeplabv1'])
+def test_voc_train_set_reads_masks_from_pseudo_label_dir(config, tmp_path, toy_root):
+    """The VOC train set with the toy images and a pseudo-label dir distinct from the GT,
+    through each config's training pipeline."""
     from mmseg.registry import DATASETS
 
     ids = Path(toy_root, 'ImageSets/Segmentation/train.txt').read_text().split()
@@ -100,7 +193,7 @@ def test_voc_train_set_reads_masks_from_pseudo_label_dir(tmp_path, toy_root):
         label[:8] = 255
         save_label_png(pseudo / f'{sample_id}.png', label)
 
-    cfg = Config.fromfile(VOC_CONFIG)
+    cfg = Config.fromfile(config)
     cfg.merge_from_dict({  # the documented command-line override
         'train_dataloader.dataset.data_prefix.seg_map_path': str(pseudo),
         'train_dataloader.dataset.data_root': toy_root,
@@ -111,7 +204,12 @@ def test_voc_train_set_reads_masks_from_pseudo_label_dir(tmp_path, toy_root):
     sample = dataset[1]['data_samples']
     values = set(np.unique(sample.gt_sem_seg.data.numpy()).tolist())
     assert values <= {3, 255} and 3 in values  # pseudo-labels, not the toy GT classes
-    assert tuple(sample.gt_sem_seg.data.shape[-2:]) == (512, 512)  # mmseg's 512 crop + pad
+    shape = tuple(sample.gt_sem_seg.data.shape[-2:])
+    if config == VOC_CONFIG:
+        assert shape == (512, 512)  # mmseg's 512 crop + pad
+    else:  # the long side scaled to 250-750, cropped to at most 448; padded in the batch
+        assert max(shape) <= 448 and min(shape) >= 250
+        assert dataset[1]['inputs'].shape[-2:] == shape
 
 
 def test_toy_config_trains_and_tests_through_the_tools(tmp_path, toy_root):

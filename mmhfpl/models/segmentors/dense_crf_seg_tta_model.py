@@ -1,4 +1,5 @@
-"""Test-time augmentation followed by a dense CRF, as PMM tests its segmentation model."""
+"""Test-time augmentation followed by a dense CRF, as PMM and seed 000 test their
+segmentation models."""
 
 from dataclasses import asdict
 
@@ -22,11 +23,13 @@ PMM_TEST_CRF = dict(iterations=10, gaussian_sxy=1, gaussian_compat=3, bilateral_
 class DenseCRFSegTTAModel(SegTTAModel):
     """mmseg's ``SegTTAModel`` whose averaged class probabilities are refined by a dCRF.
 
-    Like mmseg's TTA model, the softmax of every view's ``seg_logits`` (already resized to
-    the original image and un-flipped by the segmentor) is averaged; the average and the
-    RGB image read from the sample's ``img_path`` then go through
-    :func:`~mmhfpl.pseudo_labels.crf.dense_crf`, whose argmax is ``pred_sem_seg``. This is
-    PMM's ``aug_test`` with ``crf=True``. Use it with mmseg's TTA switch, e.g. in a config::
+    The views' ``seg_logits`` (already resized to the original image and un-flipped by the
+    segmentor) are fused into class probabilities: ``fuse='probs'`` averages their softmax
+    (mmseg's TTA model, PMM's ``aug_test``), ``fuse='logits'`` averages the logits and
+    takes one softmax (seed 000's ``eval_final_voc.py``). The probabilities and the RGB
+    image read from the sample's ``img_path`` then go through
+    :func:`~mmhfpl.pseudo_labels.crf.dense_crf`, whose argmax is ``pred_sem_seg``. Use it
+    with mmseg's TTA switch, e.g. in a config::
 
         tta_model = dict(type='mmhfpl.DenseCRFSegTTAModel')  # PMM's kernels
         # python tools/test.py CONFIG CHECKPOINT --tta
@@ -35,23 +38,31 @@ class DenseCRFSegTTAModel(SegTTAModel):
         module: The segmentor config or module.
         crf: Overrides of :data:`PMM_TEST_CRF` (keys of
             :class:`~mmhfpl.pseudo_labels.crf.CRFConfig`).
+        fuse: ``'probs'`` or ``'logits'`` (see above).
         data_preprocessor: As ``mmengine.model.BaseTTAModel``.
     """
 
     def __init__(self, module: dict | torch.nn.Module, crf: dict | None = None,
-                 data_preprocessor: dict | None = None) -> None:
+                 fuse: str = 'probs', data_preprocessor: dict | None = None) -> None:
         super().__init__(module=module, data_preprocessor=data_preprocessor)
+        if fuse not in ('probs', 'logits'):
+            raise ValueError(f"fuse must be 'probs' or 'logits', got {fuse!r}")
         self.crf = CRFConfig(**{**PMM_TEST_CRF, **(crf or {})})
+        self.fuse = fuse
 
     def merge_preds(self, data_samples_list: list[SampleList]) -> SampleList:
-        """Average the views' probabilities, refine them with the dCRF, take the argmax."""
+        """Fuse the views' probabilities, refine them with the dCRF, take the argmax."""
         if self.module.out_channels == 1:
             raise ValueError('DenseCRFSegTTAModel needs a softmax segmentor '
                              '(out_channels > 1)')
         predictions = []
         for views in data_samples_list:
-            probs = torch.stack([view.seg_logits.data.float().softmax(dim=0)
-                                 for view in views]).mean(dim=0).cpu().numpy()
+            logits = torch.stack([view.seg_logits.data.float() for view in views])
+            if self.fuse == 'logits':
+                probs = logits.mean(dim=0).softmax(dim=0)
+            else:
+                probs = logits.softmax(dim=1).mean(dim=0)
+            probs = probs.cpu().numpy()
             path = views[0].img_path
             with Image.open(path) as handle:
                 image = np.asarray(handle.convert('RGB'))

@@ -83,3 +83,22 @@ def test_crf_overrides_and_errors(views):
         sample.seg_logits = PixelData(data=sample.seg_logits.data[:, :20])
     with pytest.raises(ValueError, match=r'image\.png: image size \(24, 32\) differs'):
         model.merge_preds([samples])
+
+
+def test_logit_fusion_averages_logits_before_one_softmax(views):
+    """``fuse='logits'``: seed 000's ``eval_final_voc.py`` (mean of the views' logits, one
+    softmax, then its dCRF)."""
+    image, samples = views
+    samples[0].seg_logits = PixelData(data=samples[0].seg_logits.data * 4)  # views disagree
+    crf = dict(iterations=1, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=32,
+               bilateral_srgb=13, bilateral_compat=10)
+    logits = torch.stack([s.seg_logits.data for s in samples])
+    expected = {}
+    for fuse, probs in (('logits', logits.mean(dim=0).softmax(dim=0)),
+                        ('probs', logits.softmax(dim=1).mean(dim=0))):
+        expected[fuse] = dense_crf(image, probs.numpy(), **crf).argmax(axis=0)
+        merged = _model(crf=crf, fuse=fuse).merge_preds([samples])[0]
+        np.testing.assert_array_equal(merged.pred_sem_seg.data[0].numpy(), expected[fuse])
+    assert (expected['logits'] != expected['probs']).any()  # the two rules differ here
+    with pytest.raises(ValueError, match="fuse must be 'probs' or 'logits'"):
+        _model(fuse='mean')
