@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.registry import DefaultScope
 from torch import nn
 
 from mmhfpl.models.decode_heads import DeepLabV1Head
@@ -12,7 +13,8 @@ def _head(**kwargs) -> DeepLabV1Head:
     args = dict(in_channels=16, channels=8, num_classes=5, dilation=3, dropout_ratio=0.5,
                 norm_cfg=dict(type='BN', momentum=3e-4, requires_grad=False),
                 align_corners=True)
-    head = DeepLabV1Head(**{**args, **kwargs})
+    with DefaultScope.overwrite_default_scope('mmseg'):  # as in an mmseg config
+        head = DeepLabV1Head(**{**args, **kwargs})
     head.init_weights()
     return head
 
