@@ -201,7 +201,8 @@ def test_voc_train_set_reads_masks_from_pseudo_label_dir(config, tmp_path, toy_r
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     assert len(dataset) == len(ids), 'no image is filtered, even an all-background one'
     assert dataset.get_data_info(0)['seg_map_path'] == str(pseudo / f'{ids[0]}.png')
-    sample = dataset[1]['data_samples']
+    packed = dataset[1]  # one draw of the random pipeline
+    sample = packed['data_samples']
     values = set(np.unique(sample.gt_sem_seg.data.numpy()).tolist())
     assert values <= {3, 255} and 3 in values  # pseudo-labels, not the toy GT classes
     shape = tuple(sample.gt_sem_seg.data.shape[-2:])
@@ -209,7 +210,7 @@ def test_voc_train_set_reads_masks_from_pseudo_label_dir(config, tmp_path, toy_r
         assert shape == (512, 512)  # mmseg's 512 crop + pad
     else:  # the long side scaled to 250-750, cropped to at most 448; padded in the batch
         assert max(shape) <= 448 and min(shape) >= 250
-        assert dataset[1]['inputs'].shape[-2:] == shape
+        assert packed['inputs'].shape[-2:] == shape
 
 
 def test_toy_config_trains_and_tests_through_the_tools(tmp_path, toy_root):
