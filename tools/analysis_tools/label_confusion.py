@@ -20,15 +20,21 @@ import numpy as np
 from mmhfpl.structures import VOID, load_label_png
 
 
-def confusion(label_dir: str, gt_dir: str, ids: list[str], num_classes: int) -> np.ndarray:
-    """(K, K) pixel counts: row = GT class, column = label class; void GT pixels left out."""
-    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+def _pairs(label_dir: str, gt_dir: str, ids: list[str]):
+    """Yield ``(id, GT, label)`` as int64 maps of one size (an error names the file)."""
     for sample_id in ids:
         gt = load_label_png(osp.join(gt_dir, f'{sample_id}.png')).astype(np.int64)
         pred = load_label_png(osp.join(label_dir, f'{sample_id}.png')).astype(np.int64)
         if pred.shape != gt.shape:
             raise ValueError(f'{label_dir}/{sample_id}.png: size {pred.shape} differs from the '
                              f'GT size {gt.shape}')
+        yield sample_id, gt, pred
+
+
+def confusion(label_dir: str, gt_dir: str, ids: list[str], num_classes: int) -> np.ndarray:
+    """(K, K) pixel counts: row = GT class, column = label class; void GT pixels left out."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for sample_id, gt, pred in _pairs(label_dir, gt_dir, ids):
         keep = gt != VOID
         if (pred[keep] >= num_classes).any():
             raise ValueError(f'{label_dir}/{sample_id}.png: labels beyond {num_classes - 1}')
@@ -43,12 +49,7 @@ def class_fractions(label_dir: str, gt_dir: str, ids: list[str],
     the images whose GT contains that class (NaN for a class no GT contains)."""
     sums = np.zeros(num_classes - 1)
     counts = np.zeros(num_classes - 1)
-    for sample_id in ids:
-        gt = load_label_png(osp.join(gt_dir, f'{sample_id}.png'))
-        label = load_label_png(osp.join(label_dir, f'{sample_id}.png'))
-        if label.shape != gt.shape:
-            raise ValueError(f'{label_dir}/{sample_id}.png: size {label.shape} differs from '
-                             f'the GT size {gt.shape}')
+    for _, gt, label in _pairs(label_dir, gt_dir, ids):
         keep = gt != VOID
         area = max(int(keep.sum()), 1)
         for cls in range(1, num_classes):
