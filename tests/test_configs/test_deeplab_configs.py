@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
+from PIL import Image
 
 from mmhfpl.structures import save_label_png
 from tests.conftest import REPO, as_cli, run_tool
@@ -19,6 +20,7 @@ from tests.conftest import REPO, as_cli, run_tool
 VOC_CONFIG = str(REPO / 'configs/deeplab/deeplabv3plus_r101_voc_pseudo.py')
 TOY_CONFIG = str(REPO / 'configs/deeplab/deeplabv3plus_r18_toy_pseudo.py')
 V1_CONFIG = str(REPO / 'configs/deeplab/deeplabv1_r38_voc_pseudo.py')
+V1_COCO_CONFIG = str(REPO / 'configs/deeplab/deeplabv1_r38_coco_pseudo.py')
 
 
 @pytest.fixture(autouse=True)
@@ -178,6 +180,45 @@ def test_deeplabv1_r38_trains_the_authors_parameter_groups():
         assert not torch.equal(before[name], after[name]), f'{name} did not change'
     for name in ('decode_head.fov.bn.weight', 'backbone.bn7.bias'):
         assert torch.equal(before[name], after[name]), f'{name} changed'
+
+
+def test_deeplabv1_r38_coco_config_is_the_voc_recipe_on_coco(tmp_path):
+    """coco/config_coco2014.py: 81 classes and 200k iterations, the rest as on VOC; its
+    training set reads a tiny COCO-layout tree's images and the pseudo-label dir."""
+    from mmseg.registry import DATASETS
+
+    cfg, voc = Config.fromfile(V1_COCO_CONFIG), Config.fromfile(V1_CONFIG)
+    assert cfg.model.decode_head.num_classes == 81
+    assert {k: v for k, v in cfg.model.decode_head.items() if k != 'num_classes'} == {
+        k: v for k, v in voc.model.decode_head.items() if k != 'num_classes'}
+    assert cfg.model.backbone == voc.model.backbone and cfg.tta_model == voc.tta_model
+    assert cfg.optim_wrapper == voc.optim_wrapper
+    assert cfg.train_cfg.max_iters == cfg.param_scheduler[0].end == 200000
+    assert cfg.train_dataloader.batch_size == 10
+    assert Path(cfg.pseudo_label_dir).resolve() == REPO / 'work_dirs/pseudo_labels/coco_train2014'
+    assert (cfg.val_dataloader.dataset.split, cfg.val_dataloader.dataset.type) == (
+        'val2014', 'mmhfpl.COCOWSSSDataset')
+    coco_steps = [dict(s) for s in cfg.train_dataloader.dataset.pipeline]
+    voc_steps = [dict(s) for s in voc.train_dataloader.dataset.pipeline]
+    for step in coco_steps + voc_steps:
+        step.pop('scale', None)  # the only difference: 640- against 500-pixel long sides
+    assert coco_steps == voc_steps
+
+    root, pseudo = tmp_path / 'coco2014', tmp_path / 'pseudo'
+    ids = ['COCO_train2014_000000000009', 'COCO_train2014_000000000025']
+    (root / 'train2014').mkdir(parents=True)
+    (root / 'ImageSets').mkdir()
+    (root / 'ImageSets/train2014.txt').write_text('\n'.join(ids) + '\n')
+    for sample_id in ids:
+        Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(
+            root / 'train2014' / f'{sample_id}.jpg')
+        save_label_png(pseudo / f'{sample_id}.png', np.full((48, 64), 7, np.uint8))
+    cfg.merge_from_dict({'train_dataloader.dataset.data_root': str(root),
+                         'train_dataloader.dataset.data_prefix.seg_map_path': str(pseudo)})
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert len(dataset) == 2
+    values = set(np.unique(dataset[0]['data_samples'].gt_sem_seg.data.numpy()).tolist())
+    assert values == {7}
 
 
 @pytest.mark.parametrize('config', [VOC_CONFIG, V1_CONFIG], ids=['deeplabv3plus', 'deeplabv1'])
